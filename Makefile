@@ -1,0 +1,61 @@
+# marketing-elt: `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8765
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-all lint format bench bench-quick sandbox nightly backfill status clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv with the project and its dev tools (quick when already installed)
+
+demo: $(STAMP) ## start the sandbox, run the nightly into ./warehouse.duckdb, print what landed
+	$(BIN)/marketing-elt demo
+
+test: $(STAMP) ## run the whole default test suite (what CI runs)
+	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing loudly" >&2; exit 1; fi; exit $$rc
+
+test-all: $(STAMP) ## the suite including slow tests
+	$(BIN)/python -m pytest -q -m '' ; rc=$$?; [ $$rc -ne 5 ] || exit 1; exit $$rc
+
+lint: $(STAMP) ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP) ## benchmarks against the sandbox (prints figures; not tests)
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(STAMP) ## the benchmarks in quick mode
+	$(BIN)/python -m benchmarks --quick
+
+sandbox: $(STAMP) ## serve the vendor simulators on PORT (default 8765)
+	$(BIN)/marketing-elt sandbox --port $(PORT)
+
+nightly: $(STAMP) ## the nightly incremental load (configured vendors and destination)
+	$(BIN)/marketing-elt run
+
+backfill: $(STAMP) ## reload START=YYYY-MM-DD END=YYYY-MM-DD without moving the nightly cursors
+	@test -n "$(START)" -a -n "$(END)" || { echo "usage: make backfill START=YYYY-MM-DD END=YYYY-MM-DD" >&2; exit 2; }
+	$(BIN)/marketing-elt backfill --start $(START) --end $(END)
+
+status: $(STAMP) ## last load, cursors and rows per source
+	$(BIN)/marketing-elt status
+
+clean: ## remove the demo warehouse and demo state
+	rm -rf .dlt_demo warehouse.duckdb warehouse.duckdb.wal

@@ -1,0 +1,116 @@
+"""Run sources into the warehouse, one dlt pipeline per source, and report what happened.
+
+One pipeline per source keeps state, failures and retries independent: a vendor that is down (or an
+exhausted quota) fails its own source while the others load.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import dlt
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from sources.common.errors import MarketingEltError
+from sources.common.redaction import redact
+from sources.common.stats import RUN_STATS
+
+from .registry import SourceSpec
+from .validation import DateRange
+from .warehouse import LOADER_FILE_FORMAT, dataset_name, make_destination, pipeline_name
+
+log = logging.getLogger("marketing_elt")
+
+
+@dataclass
+class SourceResult:
+    name: str
+    ok: bool
+    rows: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    elapsed_s: float = 0.0
+
+
+@dataclass
+class RunReport:
+    results: list[SourceResult]
+    stats: dict[str, dict[str, int]]
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        return all(result.ok for result in self.results)
+
+
+def make_pipeline(source: str, destination: str, *, progress: Any = None) -> dlt.Pipeline:
+    return dlt.pipeline(
+        pipeline_name=pipeline_name(source),
+        destination=make_destination(destination),
+        dataset_name=dataset_name(),
+        progress=progress,
+    )
+
+
+def run_sources(
+    specs: list[SourceSpec],
+    *,
+    destination: str = "duckdb",
+    backfill: DateRange | None = None,
+    show_progress: bool = False,
+) -> RunReport:
+    """Run each source in turn; a failing source is reported and the others still run."""
+    RUN_STATS.reset()
+    started = time.monotonic()
+    results = [_run_one(spec, destination, backfill, show_progress) for spec in specs]
+    return RunReport(results, RUN_STATS.snapshot(), time.monotonic() - started)
+
+
+def _run_one(spec: SourceSpec, destination: str, backfill: DateRange | None, show_progress: bool) -> SourceResult:
+    started = time.monotonic()
+    progress = dlt.progress.log(log_period=15, logger=sys.stderr, dump_system_stats=False) if show_progress else None
+    pipeline = make_pipeline(spec.name, destination, progress=progress)
+    kwargs: dict[str, Any] = {}
+    if backfill is not None:
+        kwargs = {"backfill_start": backfill.start, "backfill_end": backfill.end}
+    try:
+        source = spec.load_factory()(**kwargs)
+        pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])
+    except Exception as exc:  # one sentence for the user; the traceback only at DEBUG
+        message = describe_failure(spec.name, exc)
+        log.debug("%s failed", spec.name, exc_info=True)
+        return SourceResult(spec.name, False, _row_counts(pipeline), message, time.monotonic() - started)
+    return SourceResult(spec.name, True, _row_counts(pipeline), None, time.monotonic() - started)
+
+
+def describe_failure(source: str, exc: BaseException) -> str:
+    """Our own errors already read as one sentence; anything else gets a redacted one-line summary."""
+    ours = find_cause(exc, MarketingEltError)
+    if ours is not None:
+        return f"{source}: {ours}"
+    root = exc.exception if isinstance(exc, PipelineStepFailed) else exc
+    step = f" during {exc.step}" if isinstance(exc, PipelineStepFailed) else ""
+    text = redact(str(root).strip().splitlines()[0] if str(root).strip() else type(root).__name__)
+    return f"{source} failed{step}: {type(root).__name__}: {text[:300]} (rerun with --log-level DEBUG for details)."
+
+
+def find_cause(exc: BaseException | None, kind: type[BaseException]) -> Any:
+    """Walk dlt's wrappers (PipelineStepFailed, ResourceExtractionError, ...) down to an exception of `kind`."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, kind):
+            return exc
+        exc = getattr(exc, "exception", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+    trace = pipeline.last_trace
+    info = trace.last_normalize_info if trace else None
+    if info is None:
+        return {}
+    return {table: count for table, count in info.row_counts.items() if not table.startswith("_dlt")}

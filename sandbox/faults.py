@@ -1,0 +1,295 @@
+"""Fault injection: the failures real vendor APIs and networks produce, on demand and reproducibly.
+
+Spec grammar (``--faults SPEC``, ``POST /_sandbox/faults {"spec": SPEC}``, ``set_faults(SPEC)``)::
+
+    spec   := rule (";" rule)*
+    rule   := target ":" item ("," item)*
+    target := hubspot_analytics | hubspot_leads | attributionhub | humblytics
+            | hubspot            (both HubSpot simulators)
+            | *                  (every vendor; one counter across them)
+    item   := action | option
+
+    actions (exactly one per rule)
+      status=CODE          answer CODE (429, 500, 502, 503, ...) instead of the simulator
+      latency=MS           add MS milliseconds (+ uniform 0..jitter=MS) before answering
+      slow=S               sleep S seconds before answering (to exceed a client timeout)
+      drop                 send headers and half the body, then close the connection
+      truncate             send a body cut mid-JSON with a Content-Length that matches the cut
+      new_field=NAME       drift: add key NAME ("drifted") to every JSON object that has key parent=KEY
+      type_change=FIELD    drift: every value of key FIELD becomes a string (3 -> "3")
+    options
+      count=N              fire on N matching requests (default: every one from `start` on)
+      start=K              first matching request that fires, 1-based (default 1)
+      nth=N                shorthand for start=N,count=1 (a one-off)
+      retry_after=S        with status: send Retry-After: S (without it, no Retry-After header)
+      jitter=MS            with latency
+      parent=KEY           with new_field
+      path=PREFIX          only requests whose path starts with PREFIX
+      p=FLOAT              fire with this probability (seeded, reproducible), default 1
+
+Examples: ``hubspot_leads:status=503,count=2`` (two 503s, then OK);
+``hubspot_analytics:status=429,count=3,retry_after=1``; ``humblytics:latency=100,jitter=20``;
+``*:drop,nth=5``;
+``hubspot_analytics:new_field=channelGroup,parent=breakdown``; ``hubspot_leads:type_change=insertedAt``.
+
+Every rule counts the requests it matches (vendor and path) from the moment the faults are set, so "the Kth
+matching request" is exact. Injected 429/500 bodies are in the vendor's own error format; 502/503 come back
+as an HTML gateway page, as load balancers in front of real APIs send them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from sandbox.core import SandboxResponse, rng
+from sandbox.limits import HUBSPOT_RATE_LIMIT_BODY, HUMBLYTICS_RATE_LIMIT_BODY
+
+ACTIONS = ("status", "latency", "slow", "drop", "truncate", "new_field", "type_change")
+TARGETS = ("hubspot_analytics", "hubspot_leads", "attributionhub", "humblytics", "hubspot", "*")
+DRIFT_VALUE = "drifted"
+
+
+class FaultSpecError(ValueError):
+    """A fault spec that cannot be parsed; the message names the bad part."""
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    target: str
+    action: str
+    status: int | None = None
+    retry_after: float | None = None
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    slow_s: float = 0.0
+    field_name: str | None = None  # new_field NAME / type_change FIELD
+    parent: str | None = None
+    start: int = 1
+    count: int | None = None
+    probability: float = 1.0
+    path: str | None = None
+
+    def applies_to(self, vendor: str, path: str) -> bool:
+        if self.target not in ("*", vendor) and not (self.target == "hubspot" and vendor.startswith("hubspot")):
+            return False
+        return self.path is None or path.startswith(self.path)
+
+    def in_window(self, ordinal: int) -> bool:
+        return ordinal >= self.start and (self.count is None or ordinal < self.start + self.count)
+
+
+def _number(key: str, value: str | None, kind: type = float) -> Any:
+    if value is None or value == "":
+        raise FaultSpecError(f"fault option '{key}' needs a value")
+    try:
+        return kind(value)
+    except ValueError:
+        raise FaultSpecError(f"fault option '{key}' has a bad value {value!r}") from None
+
+
+def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> FaultRule:
+    """Build a rule from (key, value) pairs; value None means a bare flag (``drop``)."""
+    if target not in TARGETS:
+        raise FaultSpecError(f"unknown fault target {target!r}; use one of {', '.join(TARGETS)}")
+    fields: dict[str, Any] = {}
+    actions: list[str] = []
+    nth: int | None = None
+    for key, value in items:
+        if key in ACTIONS:
+            actions.append(key)
+        if key == "status":
+            fields["status"] = _number(key, value, int)
+        elif key == "latency":
+            fields["latency_ms"] = _number(key, value)
+        elif key == "slow":
+            fields["slow_s"] = _number(key, value)
+        elif key in ("drop", "truncate"):
+            if value not in (None, "", "true", "1"):
+                raise FaultSpecError(f"'{key}' takes no value")
+        elif key in ("new_field", "type_change"):
+            if not value:
+                raise FaultSpecError(f"'{key}' needs a field name")
+            fields["field_name"] = value
+        elif key == "jitter":
+            fields["jitter_ms"] = _number(key, value)
+        elif key == "retry_after":
+            fields["retry_after"] = _number(key, value)
+        elif key in ("count", "start"):
+            fields[key] = _number(key, value, int)
+        elif key == "nth":
+            nth = _number(key, value, int)
+        elif key == "p":
+            fields["probability"] = _number(key, value)
+        elif key in ("parent", "path"):
+            fields[key] = value
+        elif key not in ACTIONS:
+            raise FaultSpecError(f"unknown fault option {key!r}")
+    if len(actions) != 1:
+        raise FaultSpecError(f"a fault rule needs exactly one action of {', '.join(ACTIONS)}; got {actions}")
+    if nth is not None:
+        if "start" in fields or "count" in fields:
+            raise FaultSpecError("'nth' cannot be combined with 'start' or 'count'")
+        fields["start"], fields["count"] = nth, 1
+    if actions[0] == "new_field" and not fields.get("parent"):
+        raise FaultSpecError("'new_field' needs 'parent=KEY' (the key that marks the records to change)")
+    if fields.get("start", 1) < 1 or fields.get("count", 1) < 0:
+        raise FaultSpecError("'start'/'nth' count from 1 and 'count' must not be negative")
+    return FaultRule(target=target, action=actions[0], **fields)
+
+
+def parse_spec(spec: str) -> list[FaultRule]:
+    """Parse the grammar in the module docstring; an empty spec means no faults."""
+    rules = []
+    for chunk in filter(None, (part.strip() for part in spec.split(";"))):
+        target, sep, rest = chunk.partition(":")
+        if not sep:
+            raise FaultSpecError(f"fault rule {chunk!r} lacks 'target:'")
+        items = []
+        for item in filter(None, (i.strip() for i in rest.split(","))):
+            key, eq, value = item.partition("=")
+            items.append((key.strip(), value.strip() if eq else None))
+        rules.append(rule_from_items(target.strip(), items))
+    return rules
+
+
+def rule_from_json(obj: Mapping[str, Any]) -> FaultRule:
+    """``{"target": "hubspot_leads", "status": 503, "count": 2}``; ``"vendor"`` is accepted for target."""
+    target = str(obj.get("target", obj.get("vendor", "*")))
+    items = [(k, None if v is True else str(v)) for k, v in obj.items() if k not in ("target", "vendor")]
+    return rule_from_items(target, items)
+
+
+FaultsLike = str | Iterable[FaultRule] | Iterable[Mapping[str, Any]] | Mapping[str, Any] | None
+
+
+def to_rules(spec: FaultsLike) -> list[FaultRule]:
+    """Accept a spec string, rules, rule dicts, ``{"spec": ...}`` / ``{"rules": [...]}``, or None."""
+    if spec is None:
+        return []
+    if isinstance(spec, str):
+        return parse_spec(spec)
+    if isinstance(spec, Mapping):
+        if "spec" in spec:
+            return parse_spec(str(spec["spec"] or ""))
+        return to_rules(spec.get("rules") or [])
+    return [r if isinstance(r, FaultRule) else rule_from_json(r) for r in spec]
+
+
+@dataclass
+class FaultPlan:
+    """What the server must do to one request."""
+
+    delay_s: float = 0.0
+    response: SandboxResponse | None = None  # answer this instead of the simulator
+    mode: str = "normal"  # "drop" | "truncate"
+    drift: list[FaultRule] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+
+class Faults:
+    """The active rules and their counters; thread-safe, reseedable, replaceable as a whole."""
+
+    def __init__(self, spec: FaultsLike = None, seed: int = 0) -> None:
+        self._lock = threading.Lock()
+        self._seed = seed
+        self.replace(spec)
+
+    def replace(self, spec: FaultsLike) -> None:
+        rules = to_rules(spec)
+        with self._lock:
+            self.rules = rules
+            self._seen = [0] * len(rules)
+            self._rngs = [rng(self._seed, "fault", i) for i in range(len(rules))]
+
+    def reset_counters(self) -> None:
+        self.replace(list(self.rules))
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [{k: v for k, v in asdict(r).items() if v is not None} for r in self.rules]
+
+    def plan(self, vendor: str, path: str) -> FaultPlan:
+        plan = FaultPlan()
+        if not self.rules:
+            return plan
+        with self._lock:
+            for i, rule in enumerate(self.rules):
+                if not rule.applies_to(vendor, path):
+                    continue
+                self._seen[i] += 1
+                rnd = self._rngs[i]
+                if not rule.in_window(self._seen[i]):
+                    continue
+                if rule.probability < 1.0 and rnd.random() >= rule.probability:
+                    continue
+                jitter = rnd.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0.0
+                _apply(plan, rule, vendor, jitter)
+        return plan
+
+
+def _apply(plan: FaultPlan, rule: FaultRule, vendor: str, jitter_ms: float) -> None:
+    plan.labels.append(f"{rule.action}" + (f"={rule.status}" if rule.status else ""))
+    if rule.action == "latency":
+        plan.delay_s += (rule.latency_ms + jitter_ms) / 1000
+    elif rule.action == "slow":
+        plan.delay_s += rule.slow_s
+    elif rule.action == "status" and plan.response is None:
+        plan.response = injected_response(vendor, rule.status or 500, rule.retry_after)
+    elif rule.action in ("drop", "truncate") and plan.mode == "normal":
+        plan.mode = rule.action
+    elif rule.action in ("new_field", "type_change"):
+        plan.drift.append(rule)
+
+
+def _reason(status: int) -> str:
+    return "Bad Gateway" if status == 502 else "Service Unavailable"
+
+
+def injected_response(vendor: str, status: int, retry_after: float | None) -> SandboxResponse:
+    """An error in the vendor's own shape; 502/503 as a gateway's HTML page."""
+    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+    if status in (502, 503, 504):
+        title = f"{status} {_reason(status)}"
+        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
+        return SandboxResponse(status, page.encode(), {"Content-Type": "text/html", **headers})
+    if vendor.startswith("hubspot"):
+        if status == 429:
+            return SandboxResponse.json(429, HUBSPOT_RATE_LIMIT_BODY, headers)
+        body: Any = {"status": "error", "message": "internal error", "correlationId": "injected-fault"}
+    elif vendor == "humblytics":
+        body = HUMBLYTICS_RATE_LIMIT_BODY if status == 429 else {"error": "internal_error", "message": "injected"}
+    else:
+        body = {"error": "Too many requests." if status == 429 else "Internal server error."}
+    return SandboxResponse.json(status, body, headers)
+
+
+def apply_drift(response: SandboxResponse, rules: list[FaultRule]) -> SandboxResponse:
+    """Schema drift on a 2xx JSON body, walking the whole payload."""
+    if not rules or not 200 <= response.status < 300:
+        return response
+    try:
+        payload = orjson.loads(response.body)
+    except orjson.JSONDecodeError:
+        return response
+    for rule in rules:
+        _walk(payload, rule)
+    return SandboxResponse(response.status, orjson.dumps(payload), dict(response.headers))
+
+
+def _walk(node: Any, rule: FaultRule) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _walk(item, rule)
+    elif isinstance(node, dict):
+        name = rule.field_name or ""
+        if rule.action == "new_field" and rule.parent in node:
+            node[name] = DRIFT_VALUE
+        if rule.action == "type_change" and name in node and not isinstance(node[name], str):
+            value = node[name]
+            node[name] = value if isinstance(value, (dict, list)) else orjson.dumps(value).decode()
+        for value in node.values():
+            _walk(value, rule)

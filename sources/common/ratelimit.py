@@ -1,0 +1,56 @@
+"""A sliding-window rate limiter shared by every client that draws on one vendor budget."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+
+from .errors import ConfigError
+
+
+class RateLimiter:
+    """At most `max_requests` acquisitions in any `period_s` window; `acquire()` blocks until a slot frees.
+
+    Sliding (not fixed) windows because HubSpot's burst limit is a rolling 10 s window (facts.md:
+    `TEN_SECONDLY_ROLLING`). Sleeping happens outside the lock so other threads can still check in.
+    """
+
+    def __init__(
+        self,
+        max_requests: int,
+        period_s: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if max_requests < 1 or period_s <= 0:
+            raise ConfigError(
+                f"A rate limit needs at least 1 request per positive period, got {max_requests}/{period_s}s."
+            )
+        self.max_requests = max_requests
+        self.period_s = period_s
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._stamps: deque[float] = deque()
+
+    def _try_acquire(self) -> float:
+        """Take a slot and return 0, or return how long to wait before one frees."""
+        with self._lock:
+            now = self._clock()
+            while self._stamps and now - self._stamps[0] >= self.period_s:
+                self._stamps.popleft()
+            if len(self._stamps) < self.max_requests:
+                self._stamps.append(now)
+                return 0.0
+            return max(self._stamps[0] + self.period_s - now, 1e-3)
+
+    def acquire(self) -> None:
+        """Block until a request may be sent, then count it."""
+        while (wait := self._try_acquire()) > 0:
+            self._sleep(wait)
+
+    def __repr__(self) -> str:
+        return f"RateLimiter({self.max_requests}, {self.period_s})"

@@ -1,0 +1,239 @@
+"""HubSpot Analytics (reporting v2) resources: one merge-by-day table per report.
+
+How a run decides what to read (the `date` cursor is a `dlt.sources.incremental` on each table):
+- nightly: from the last loaded day minus `lookback_days` (dlt's `lag`, in days for a date cursor, and
+  never before `start_date`) through yesterday UTC. HubSpot restates recent days (facts.md), so those days
+  are re-read every night and merged; once a day leaves the lookback it holds the vendor's settled numbers.
+- backfill `(start, end)`: `initial_value`/`end_value`, so dlt uses a throw-away state: the nightly cursor
+  is neither read nor moved.
+Rows are merged with `delete-insert` on the key (date, d1, d2, breakdown) and `merge_key=date`: a re-read
+day replaces the whole stored day, so a breakdown that vanished in a restatement does not linger.
+
+Requests: one `daily` request per report per date window (windows from `plan_windows`, bisected on
+413/501 by `fetch_with_split`); drilldown values are discovered with one paged `total` request per window
+and drill level, then each value gets its own `daily` request per window.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import dlt
+import pendulum
+from dlt.sources import DltResource
+
+from sources.common import clock
+from sources.common.client import ApiClient
+from sources.common.dates import yesterday
+from sources.common.errors import ConfigError
+from sources.common.paginators import OffsetTotalPaginator, paginate
+from sources.common.windows import DateWindow, fetch_with_split, plan_windows
+
+from . import settings
+from .analytics_parse import (
+    KEY_COLUMNS,
+    Drill,
+    breakdown_values,
+    column_hints,
+    parse_daily,
+    table_name,
+    total_breakdowns,
+    validate_reports,
+    yyyymmdd,
+)
+
+Rows = list[dict[str, Any]]
+
+# dlt finds a resource's cursor through an `Incremental` default; every resource passes its own instance.
+_UNBOUND_CURSOR = dlt.sources.incremental[pendulum.Date]("date")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report and how deep it is drilled (settings.DRILLDOWN_D1 / DRILLDOWN_D2)."""
+
+    report: str
+    drill_d1: bool = False
+    drill_d2: tuple[str, ...] = ()
+
+    @classmethod
+    def for_report(cls, report: str) -> ReportSpec:
+        return cls(
+            report,
+            drill_d1=report in settings.DRILLDOWN_D1,
+            drill_d2=tuple(settings.DRILLDOWN_D2.get(report, ())),
+        )
+
+
+def report_resources(
+    client: ApiClient,
+    *,
+    reports: Sequence[str],
+    start_date: pendulum.Date,
+    lookback_days: int,
+    backfill: tuple[pendulum.Date, pendulum.Date] | None,
+) -> list[DltResource]:
+    """One resource per configured report; configuration is checked here, before any request."""
+    names = validate_reports(reports)
+    if int(lookback_days) < 0:
+        raise ConfigError(f"lookback_days must be 0 or more, got {lookback_days}.")
+    if backfill is not None and backfill[0] > backfill[1]:
+        raise ConfigError(f"Backfill start {backfill[0]} is after its end {backfill[1]}.")
+    return [
+        _report_resource(client, ReportSpec.for_report(name), start_date, int(lookback_days), backfill)
+        for name in names
+    ]
+
+
+def _date_cursor(
+    start_date: pendulum.Date, lookback_days: int, backfill: tuple[pendulum.Date, pendulum.Date] | None
+) -> dlt.sources.incremental[pendulum.Date]:
+    """The `date` cursor. `primary_key=()`: the merge dedups, and dlt's boundary dedup drops restatements."""
+    if backfill is not None:
+        # end_value makes the state stateless (dlt/extract/incremental: get_state returns a mock state);
+        # range_end="closed" keeps `end` itself, the backfill range is inclusive.
+        return dlt.sources.incremental[pendulum.Date](
+            "date", initial_value=backfill[0], end_value=backfill[1], range_end="closed", primary_key=()
+        )
+    # lag on a date cursor counts days and never steps before initial_value (dlt/extract/incremental/lag.py).
+    return dlt.sources.incremental[pendulum.Date](
+        "date", initial_value=start_date, lag=lookback_days or None, primary_key=()
+    )
+
+
+def _report_resource(
+    client: ApiClient,
+    spec: ReportSpec,
+    start_date: pendulum.Date,
+    lookback_days: int,
+    backfill: tuple[pendulum.Date, pendulum.Date] | None,
+) -> DltResource:
+    name = table_name(spec.report)
+    resource = dlt.resource(
+        _report_pages,
+        name=name,
+        table_name=name,
+        primary_key=list(KEY_COLUMNS),
+        merge_key="date",
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        columns=column_hints(),
+        # Extraction is latency-bound (performance-notes.md): reports run side by side, the shared
+        # HubSpot RateLimiter keeps the portal within its documented burst limit.
+        parallelized=True,
+    )
+    return resource(client, spec, day=_date_cursor(start_date, lookback_days, backfill))
+
+
+def _report_pages(
+    client: ApiClient,
+    spec: ReportSpec,
+    day: dlt.sources.incremental[pendulum.Date] = _UNBOUND_CURSOR,
+) -> Iterator[Rows]:
+    """Pages of daily rows for the cursor's range; nothing (and no request) when the range is empty."""
+    first = pendulum.Date(day.start_value.year, day.start_value.month, day.start_value.day)
+    last = yesterday()
+    if day.end_value is not None:
+        # Today is still being counted and the future has nothing: a backfill stops at yesterday too.
+        last = min(last, day.end_value)
+    if first > last:
+        return
+    loaded_at = clock.now()
+    for window in plan_windows(first, last, max_points=settings.MAX_TIME_POINTS):
+        for rows in _window_pages(client, spec, window):
+            if rows:
+                for row in rows:
+                    row["_loaded_at"] = loaded_at
+                yield rows
+
+
+def _window_pages(client: ApiClient, spec: ReportSpec, window: DateWindow) -> Iterator[Rows]:
+    """The report's rows for one window: top level, then every discovered d1 (and d2) drilldown."""
+    yield from _daily(client, spec, window, Drill())
+    if not spec.drill_d1:
+        return
+    drills = [Drill(d1) for d1 in _discover(client, spec, window, Drill())]
+    for d1 in [d.d1 for d in drills if d.d1 in spec.drill_d2]:
+        drills += [Drill(d1, d2) for d2 in _discover(client, spec, window, Drill(d1))]
+    drills.sort(key=lambda d: (d.d1, d.d2))
+    yield from _fetch_drills(client, spec, window, drills)
+
+
+def _fetch_drills(client: ApiClient, spec: ReportSpec, window: DateWindow, drills: list[Drill]) -> Iterator[Rows]:
+    """`daily` pages of each drill, in order, a few requests in flight at once.
+
+    One request per drilldown value is latency-bound (performance-notes.md); the shared RateLimiter keeps
+    the burst within HubSpot's 190 requests per 10 s (facts.md). At most 2 x workers results wait in memory,
+    which bounds a long backfill window.
+    """
+    workers = settings.DRILL_WORKERS
+    pending: deque[Future[list[Rows]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot-drill") as pool:
+        try:
+            for drill in drills:
+                pending.append(pool.submit(_daily, client, spec, window, drill))
+                if len(pending) > 2 * workers:
+                    yield from pending.popleft().result()
+            while pending:
+                yield from pending.popleft().result()
+        finally:  # an error (or a closed generator) must not leave queued requests running
+            for future in pending:
+                future.cancel()
+
+
+def _describe(spec: ReportSpec, drill: Drill) -> str:
+    """How errors name a request: the report and its drilldown."""
+    drilled = ", ".join(f"{k}={v}" for k, v in drill.params().items())
+    return f"the '{spec.report}' analytics report" + (f" ({drilled})" if drilled else "")
+
+
+def _path(spec: ReportSpec, time_period: str) -> tuple[str, str]:
+    """The request path and its short name for stats and errors."""
+    path = settings.ANALYTICS_PATH.format(report=spec.report, time_period=time_period)
+    return path, f"analytics/{spec.report}/{time_period}"
+
+
+def _params(window: DateWindow, drill: Drill) -> dict[str, str]:
+    return {"start": yyyymmdd(window.start), "end": yyyymmdd(window.end), **drill.params()}
+
+
+def _split(spec: ReportSpec, drill: Drill, window: DateWindow, fetch: Callable[[DateWindow], Any]) -> list[Any]:
+    """Results of `fetch` over `window`, bisected on 413/501 (hubspot-analytics-api.txt: narrow the range)."""
+    pieces = fetch_with_split(window, fetch, vendor=settings.VENDOR, what=_describe(spec, drill))
+    return [result for _, result in pieces]
+
+
+def _daily(client: ApiClient, spec: ReportSpec, window: DateWindow, drill: Drill) -> list[Rows]:
+    """Pages of one `daily` request per window (more only when the vendor's limits force a split)."""
+    path, endpoint = _path(spec, "daily")
+
+    def fetch(w: DateWindow) -> Rows:
+        return parse_daily(client.get_json(path, endpoint=endpoint, params=_params(w, drill)), drill)
+
+    return _split(spec, drill, window, fetch)
+
+
+def _discover(client: ApiClient, spec: ReportSpec, window: DateWindow, drill: Drill) -> list[str]:
+    """Drilldown values seen in `window`: the breakdowns of the paged `total` summary.
+
+    hubspot-analytics-api.txt: "start with the total summary ... and looking at the breakdowns".
+    """
+    path, endpoint = _path(spec, "total")
+
+    def fetch(w: DateWindow) -> list[str]:
+        pages = paginate(
+            client,
+            "GET",
+            path,
+            endpoint=endpoint,
+            params=_params(w, drill),
+            paginator=OffsetTotalPaginator(limit=settings.TOTAL_PAGE_LIMIT),
+            records=total_breakdowns,
+        )
+        return breakdown_values(b for page in pages for b in page)
+
+    values = [v for part in _split(spec, drill, window, fetch) for v in part]
+    return list(dict.fromkeys(values))

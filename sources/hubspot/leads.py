@@ -1,0 +1,265 @@
+"""The `hubspot_leads` resource: Leads v1 by `lastModifiedAt`, three tables merged per lead.
+
+Shape of one run:
+1. `stopTime` is frozen at the run's start (`clock.now()`), so records modified during the run cannot
+   *enter* the window; `KeysetOffsetPaginator` re-anchors `startTime` after each page, so records
+   modified during the run that *leave* the window cannot shift later pages (sources/common/keyset.py).
+2. Pages of raw leads go through `dlt.sources.incremental("lastModifiedAt")`, which keeps the nightly
+   cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the boundary
+   leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
+3. `FlattenLeadsPages` (after the incremental in the pipe) turns each surviving page into three arrow
+   tables (leads_flatten.py) loaded as parquet; a page whose values no longer fit one arrow type per
+   column (vendor type drift) goes to dlt's normalizer as dicts instead, which makes variant columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import dlt
+import pendulum
+import pyarrow as pa
+from dlt.common.schema.typing import TColumnSchema
+from dlt.extract.items_transform import BaseItemTransform, ItemTransform
+from dlt.sources import DltResource
+
+from sources.common import clock
+from sources.common.client import ApiClient
+from sources.common.errors import ResponseFormatError
+from sources.common.keyset import KeysetOffsetPaginator
+from sources.common.paginators import paginate
+
+from . import settings
+from .leads_flatten import (
+    EVENTS_TABLE,
+    LEADS_TABLE,
+    TOMBSTONE,
+    VALUES_TABLE,
+    flatten_leads,
+    incompatible_columns,
+    rows_to_arrow,
+    rows_to_dicts,
+)
+
+logger = logging.getLogger(__name__)
+
+CURSOR_FIELD = "lastModifiedAt"  # the raw field: the incremental filters raw pages, before flattening
+KEY_FIELD = "guid"  # hubspot-leads-api.txt: "Unique identifier for a lead"
+ENDPOINT = "leads/list"
+DELETE_INSERT: Any = {"disposition": "merge", "strategy": "delete-insert"}
+
+
+def epoch_ms(day: pendulum.Date) -> int:
+    """Midnight UTC of `day` in epoch milliseconds (the API's `startTime`/`stopTime` unit)."""
+    return int(pendulum.datetime(day.year, day.month, day.day, tz="UTC").timestamp() * 1000)
+
+
+def base_params(start_ms: int, stop_ms: int) -> dict[str, Any]:
+    """Query of one run. hubspot-leads-api.txt / facts.md: sort explicitly (do not rely on the default),
+    `includeDeleted=true` to see soft deletes, `startTime`/`stopTime` apply to `timePivot`."""
+    return {
+        "timePivot": settings.LEADS_TIME_PIVOT,
+        "sort": settings.LEADS_TIME_PIVOT,
+        "dir": "asc",
+        "includeDeleted": "true",
+        "startTime": start_ms,
+        "stopTime": stop_ms,
+    }
+
+
+def leads_of(payload: Any) -> list[dict[str, Any]]:
+    """The page's leads (the body is a JSON array: hubspot-leads-api.txt), with an integer cursor.
+
+    A `lastModifiedAt` sent as a numeric string (type drift) would break the keyset comparisons and the
+    incremental's; it is read as the number it spells, in place so paging and loading agree.
+    """
+    if not isinstance(payload, list):
+        raise ResponseFormatError(
+            f"hubspot answered {ENDPOINT} with a {type(payload).__name__}, not the documented list of leads.",
+            vendor=settings.VENDOR,
+            endpoint=ENDPOINT,
+        )
+    for lead in payload:
+        value = lead.get(CURSOR_FIELD) if isinstance(lead, dict) else None
+        if isinstance(value, str) and value.isdigit():
+            lead[CURSOR_FIELD] = int(value)
+    return payload
+
+
+def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list[dict[str, Any]]]:
+    """Raw lead pages with `startTime <= lastModifiedAt <= stopTime`, ascending, none skipped or repeated."""
+    paginator = KeysetOffsetPaginator(
+        CURSOR_FIELD, "startTime", "offset", "max", settings.LEADS_PAGE_SIZE, key_field=KEY_FIELD, extract=leads_of
+    )
+    yield from paginate(
+        client,
+        "GET",
+        settings.LEADS_PATH,
+        endpoint=ENDPOINT,
+        params=base_params(start_ms, stop_ms),
+        paginator=paginator,
+        records=paginator.records,
+    )
+
+
+def batched(pages: Iterator[list[dict[str, Any]]], max_leads: int) -> Iterator[list[dict[str, Any]]]:
+    """Join consecutive pages into lists of about `max_leads`: dlt's per-item cost (schema computation,
+    ~5 ms per arrow table) would otherwise dominate 100-lead pages."""
+    batch: list[dict[str, Any]] = []
+    for page in pages:
+        batch.extend(page)
+        if len(batch) >= max_leads:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class FlattenLeadsPages(ItemTransform[Any]):
+    """Pipe step: a batch of raw leads → the three tables, each marked with its table name.
+
+    It must run after the incremental (placement_affinity 1) and `add_limit` (1.1) so the cursor is
+    computed on raw `lastModifiedAt` and filtered leads never produce children; hence 1.5.
+    """
+
+    placement_affinity: ClassVar[float] = 1.5
+
+    def __init__(self, hard_delete: bool) -> None:
+        BaseItemTransform.__init__(self)
+        self.hard_delete = hard_delete
+        self.drift_batches = 0
+
+    def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
+        leads = item if isinstance(item, list) else [item]
+        return self._tables(leads)
+
+    def _tables(self, leads: list[dict[str, Any]]) -> Iterator[Any]:
+        if not leads:
+            return
+        page = flatten_leads(leads, hard_delete=self.hard_delete)
+        for table_name, rows in ((LEADS_TABLE, page.leads), (EVENTS_TABLE, page.events), (VALUES_TABLE, page.values)):
+            yield dlt.mark.with_table_name(self._as_items(table_name, rows), table_name)
+
+    def _as_items(self, table_name: str, rows: list[dict[str, Any]]) -> pa.Table | list[dict[str, Any]]:
+        """Arrow when the batch has one type per column that fits the known schema, else dicts.
+
+        Vendor type drift (a number arriving as text) either mixes types within a batch (arrow refuses)
+        or contradicts the column type already loaded (arrow items bypass dlt's coercion, so the load
+        would fail). Either way dlt's normalizer gets the batch: it coerces or makes a variant column.
+        """
+        try:
+            table = rows_to_arrow(rows)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+            return self._fallback(table_name, rows, f"mixed value types ({str(exc)[:160]})")
+        bad = incompatible_columns(table, _known_types(table_name))
+        if bad:
+            return self._fallback(table_name, rows, f"types changed in {', '.join(bad[:5])}")
+        return table
+
+    def _fallback(self, table_name: str, rows: list[dict[str, Any]], why: str) -> list[dict[str, Any]]:
+        self.drift_batches += 1
+        logger.warning("hubspot_leads: %s in a batch of %s; loading it through dlt's normalizer", why, table_name)
+        return rows_to_dicts(rows)
+
+
+def _known_types(table_name: str) -> dict[str, str]:
+    """Column → dlt data_type of `table_name` in the schema being extracted (earlier runs and batches)."""
+    try:
+        table = dlt.current.source_schema().tables.get(table_name)
+    except Exception:  # outside an extraction (e.g. iterating the resource directly): nothing known
+        return {}
+    if not table:
+        return {}
+    return {name: col["data_type"] for name, col in table["columns"].items() if col.get("data_type")}
+
+
+def _bool_hard_delete(column: str) -> dict[str, TColumnSchema]:
+    return {column: {"name": column, "data_type": "bool", "hard_delete": True}, **_DLT_COLUMNS}
+
+
+# dlt's normalizer adds these to dict rows (the drift fallback) as NOT NULL; arrow batches do not carry
+# them, so they are declared nullable up front: a fallback batch then never has to ALTER an existing table.
+_DLT_COLUMNS: dict[str, TColumnSchema] = {
+    "_dlt_load_id": {"name": "_dlt_load_id", "data_type": "text", "nullable": True},
+    "_dlt_id": {"name": "_dlt_id", "data_type": "text", "nullable": True},
+}
+
+
+def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
+    """Per-table hints for the three tables one resource emits.
+
+    Child tables are table *variants* of the resource (dlt.mark.with_table_name dispatches to them).
+    They are declared before the root hints because a variant starts as a copy of the resource's
+    hints: declared later, the children would inherit the leads' columns (and `is_deleted`'s
+    hard_delete). Children: delete-insert on `lead_guid` (merge_key) replaces a re-loaded lead's rows;
+    the primary key deduplicates a lead seen twice in one load; `_tombstone` rows are never inserted.
+    """
+    resource.apply_hints(
+        table_name=EVENTS_TABLE,
+        write_disposition=DELETE_INSERT,
+        primary_key=["lead_guid", "position"],
+        merge_key="lead_guid",
+        columns=_bool_hard_delete(TOMBSTONE),
+        create_table_variant=True,
+    )
+    resource.apply_hints(
+        table_name=VALUES_TABLE,
+        write_disposition=DELETE_INSERT,
+        primary_key=["lead_guid", "event_position", "position"],
+        merge_key="lead_guid",
+        columns=_bool_hard_delete(TOMBSTONE),
+        create_table_variant=True,
+    )
+    lead_columns: dict[str, TColumnSchema] = {
+        "last_modified_at": {"name": "last_modified_at", "data_type": "timestamp", "dedup_sort": "desc"},
+        "is_deleted": {"name": "is_deleted", "data_type": "bool"},
+        **_DLT_COLUMNS,
+    }
+    if hard_delete:
+        lead_columns.update(_bool_hard_delete("is_deleted"))
+    resource.apply_hints(
+        write_disposition=DELETE_INSERT,
+        primary_key=KEY_FIELD,
+        columns=lead_columns,
+    )
+
+
+def leads_resource(
+    client: ApiClient,
+    *,
+    start_date: pendulum.Date,
+    hard_delete: bool,
+    backfill: tuple[pendulum.Date, pendulum.Date] | None,
+) -> DltResource:
+    """The `hubspot_leads` resource. `backfill=(start, end)` (inclusive days) loads that `lastModifiedAt`
+    range without touching the nightly cursor; otherwise the run continues from the cursor (first run:
+    `start_date`)."""
+    if backfill is not None:
+        first, last = backfill
+        cursor = dlt.sources.incremental(
+            CURSOR_FIELD,
+            initial_value=epoch_ms(first),
+            end_value=epoch_ms(last.add(days=1)),  # range_end="open": up to the end of `last`
+            primary_key=KEY_FIELD,
+        )
+    else:
+        cursor = dlt.sources.incremental(CURSOR_FIELD, initial_value=epoch_ms(start_date), primary_key=KEY_FIELD)
+
+    def hubspot_leads(
+        last_modified: dlt.sources.incremental[int] = cursor,
+    ) -> Iterator[list[dict[str, Any]]]:
+        stop_ms = int(clock.now().timestamp() * 1000)  # frozen for the whole run
+        if last_modified.end_value is not None:
+            # The API's stopTime is inclusive (hubspot-leads-api.txt); end_value is exclusive.
+            stop_ms = min(stop_ms, last_modified.end_value - 1)
+        start_ms = last_modified.last_value
+        if start_ms > stop_ms:
+            return
+        yield from batched(fetch_pages(client, start_ms, stop_ms), settings.LEADS_BATCH_SIZE)
+
+    resource = dlt.resource(hubspot_leads, name=LEADS_TABLE)
+    _declare_tables(resource, hard_delete=hard_delete)
+    resource.add_step(FlattenLeadsPages(hard_delete))
+    return resource

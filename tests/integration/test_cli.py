@@ -1,0 +1,69 @@
+"""The CLI refuses bad input with one sentence, before any request or pipeline state, and documents itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pipelines.cli import build_parser, main
+
+BAD_INPUT = [
+    pytest.param(["backfill", "--start", "2026-13-01", "--end", "2026-11-10"], "--start", id="malformed-month"),
+    pytest.param(["backfill", "--start", "2026-02-30", "--end", "2026-03-10"], "--start", id="impossible-day"),
+    pytest.param(["backfill", "--start", "2026-1-5", "--end", "2026-01-10"], "--start", id="not-iso"),
+    pytest.param(["backfill", "--start", "2026-11-10", "--end", "2026-11-01"], "after --end", id="start-after-end"),
+    pytest.param(["backfill", "--start", "2026-11-10", "--end", "2026-12-31"], "future", id="future-end"),
+    pytest.param(["run", "--sources", "hubspot_analytics,nope"], "Unknown source 'nope'", id="unknown-source"),
+    pytest.param(["run", "--sources", " , "], "--sources is empty", id="empty-sources"),
+    pytest.param(["run", "--destination", "oracle"], "Unknown destination 'oracle'", id="unknown-destination"),
+    pytest.param(["run", "--sources", "attributionhub"], "not available", id="source-not-built"),
+]
+
+
+@pytest.mark.parametrize(("argv", "needle"), BAD_INPUT)
+def test_bad_input_is_refused_before_any_request_or_state(sandbox, warehouse, cli, argv, needle) -> None:
+    result = cli(*argv)
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.err
+    assert "Traceback" not in result.err + result.out
+    assert sandbox.request_log == []
+    assert not warehouse.data_dir.exists(), "pipeline state was created for refused input"
+    assert not warehouse.path.exists()
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_or_empty_secret_is_refused(sandbox, warehouse, cli, monkeypatch, value) -> None:
+    if value is None:
+        monkeypatch.delenv("SOURCES__HUBSPOT__ACCESS_TOKEN")
+    else:
+        monkeypatch.setenv("SOURCES__HUBSPOT__ACCESS_TOKEN", value)
+    result = cli("run", "--sources", "hubspot_leads")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "error: Missing secret access_token for hubspot_leads: set SOURCES__HUBSPOT__ACCESS_TOKEN "
+        "or [sources.hubspot] access_token in .dlt/secrets.toml."
+    )
+    assert sandbox.request_log == []
+    assert not warehouse.data_dir.exists()
+
+
+@pytest.mark.parametrize("command", ["run", "backfill", "sandbox", "demo", "status"])
+def test_every_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith(f"usage: marketing-elt {command}")
+
+
+def test_top_level_help_lists_every_command() -> None:
+    text = build_parser().format_help()
+    for command in ("run", "backfill", "sandbox", "demo", "status"):
+        assert command in text
+
+
+def test_python_dash_m_and_console_script_agree() -> None:
+    module = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True, check=True)
+    assert module.stdout.startswith("usage: marketing-elt")

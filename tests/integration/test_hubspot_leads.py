@@ -1,0 +1,422 @@
+"""hubspot_leads against the sandbox over HTTP into DuckDB: paging, retries, cursor, merges, secrets, format.
+
+The expected data comes from the sandbox itself, read with a plain offset loop that shares no code with the
+source (nothing changes while it reads, so plain offsets are exact there).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+import httpx
+import pendulum
+import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from pipelines.runner import find_cause
+from pipelines.warehouse import LOADER_FILE_FORMAT
+from sandbox.server import SandboxServer
+from sources.common import clock
+from sources.common.errors import AuthError
+from sources.common.stats import RUN_STATS
+from sources.hubspot import hubspot_leads, leads
+from sources.hubspot.client import leads_client
+from sources.hubspot.leads_flatten import EVENTS_TABLE, LEADS_TABLE, VALUES_TABLE
+
+NIGHT = pendulum.datetime(2026, 11, 20, 2, tz="UTC")  # sandbox today 2026-11-20
+NEXT_NIGHT = NIGHT.add(days=1)
+START = "2026-11-13"
+SMALL = {"leads_per_day": 12, "history_days": 60}
+MANY_PAGES = {"leads_per_day": 40, "history_days": 60}
+CANARY = "canary-7f3c9e2b-leads-token"
+TABLES = (LEADS_TABLE, EVENTS_TABLE, VALUES_TABLE)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+class Loader:
+    """One dlt pipeline into a DuckDB file under tmp_path, run with the clock pinned."""
+
+    def __init__(self, sandbox: SandboxServer, tmp_path: Path) -> None:
+        self.sandbox = sandbox
+        self.db = tmp_path / "w.duckdb"
+        self.pipelines_dir = tmp_path / "dlt"
+        self.pipeline = dlt.pipeline(
+            pipeline_name="test_hubspot_leads",
+            destination=dlt.destinations.duckdb(str(self.db)),
+            dataset_name="marketing",
+            pipelines_dir=str(self.pipelines_dir),
+        )
+
+    def run(self, now: pendulum.DateTime = NIGHT, **source_kwargs: Any) -> Any:
+        kwargs: dict[str, Any] = {
+            "access_token": self.sandbox.config.hubspot_token,
+            "base_url": self.sandbox.base_url,
+            "start_date": START,
+            **source_kwargs,
+        }
+        with clock.pinned(now):
+            return self.pipeline.run(hubspot_leads(**kwargs), loader_file_format=LOADER_FILE_FORMAT["duckdb"])
+
+    def query(self, sql: str, *params: Any) -> list[tuple]:
+        with duckdb.connect(str(self.db), read_only=True) as con:
+            return con.execute(sql, list(params)).fetchall()
+
+    def count(self, table: str, where: str = "true") -> int:
+        return self.query(f"SELECT COUNT(*) FROM marketing.{table} WHERE {where}")[0][0]
+
+    def column_types(self, table: str) -> dict[str, str]:
+        sql = "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'marketing' AND table_name = ?"
+        return dict(self.query(sql, table))
+
+    def cursor_state(self) -> Any:
+        return self.pipeline.state["sources"]["hubspot_leads"]["resources"]["hubspot_leads"]["incremental"]
+
+
+def epoch_ms(at: pendulum.DateTime | pendulum.Date) -> int:
+    if not isinstance(at, pendulum.DateTime):
+        at = pendulum.datetime(at.year, at.month, at.day, tz="UTC")
+    return int(at.timestamp() * 1000)
+
+
+def sandbox_leads(sandbox: SandboxServer, start_ms: int, stop_ms: int) -> list[dict[str, Any]]:
+    """Every lead with start <= lastModifiedAt <= stop, straight from the sandbox (plain offsets).
+
+    Resets the sandbox's request log afterwards, so tests count only the source's requests."""
+    out: list[dict[str, Any]] = []
+    with httpx.Client(base_url=sandbox.base_url) as http:
+        while True:
+            params = {
+                "access_token": sandbox.config.hubspot_token,
+                "timePivot": "lastModifiedAt",
+                "sort": "lastModifiedAt",
+                "dir": "asc",
+                "includeDeleted": "true",
+                "startTime": start_ms,
+                "stopTime": stop_ms,
+                "max": 100,
+                "offset": len(out),
+            }
+            page = http.get("/leads/v1/list", params=params).json()
+            out.extend(page)
+            if len(page) < 100:
+                sandbox.reset_stats()
+                return out
+
+
+def expected(sandbox: SandboxServer, start: str = START, now: pendulum.DateTime = NIGHT) -> list[dict[str, Any]]:
+    return sandbox_leads(sandbox, epoch_ms(pendulum.parse(start).date()), epoch_ms(now))
+
+
+def events_of(lead: dict[str, Any]) -> int:
+    return len(lead["leadConversionEvents"])
+
+
+def values_of(lead: dict[str, Any]) -> int:
+    return sum(len(e["formSubmissionValues"]) for e in lead["leadConversionEvents"])
+
+
+def leads_requests(sandbox: SandboxServer) -> list[dict[str, Any]]:
+    return [r for r in sandbox.request_log if r["path"].startswith("/leads/v1/list")]
+
+
+def param(request: dict[str, Any], name: str) -> str:
+    value = request["query"][name]
+    return value[0] if isinstance(value, list) else value
+
+
+def assert_matches_sandbox(loader: Loader, want: list[dict[str, Any]]) -> None:
+    """Every row exactly once: counts equal the sandbox's, and no key repeats."""
+    assert loader.count(LEADS_TABLE) == len(want) == len({lead["guid"] for lead in want})
+    assert loader.count(EVENTS_TABLE) == sum(map(events_of, want))
+    assert loader.count(VALUES_TABLE) == sum(map(values_of, want))
+    assert loader.query(f"SELECT COUNT(DISTINCT guid) FROM marketing.{LEADS_TABLE}")[0][0] == len(want)
+    dup_events = f"SELECT lead_guid, position FROM marketing.{EVENTS_TABLE} GROUP BY 1, 2 HAVING COUNT(*) > 1"
+    assert loader.query(dup_events) == []
+    assert loader.query(f"SELECT COUNT(DISTINCT id) FROM marketing.{VALUES_TABLE}")[0][0] == loader.count(VALUES_TABLE)
+
+
+@pytest.fixture
+def loader(sandbox: SandboxServer, tmp_path: Path) -> Iterator[Loader]:
+    RUN_STATS.reset()
+    yield Loader(sandbox, tmp_path)
+
+
+# --- paging ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.sandbox_config(leads_per_day=3, history_days=10)
+def test_one_page(loader: Loader, sandbox: SandboxServer) -> None:
+    want = expected(sandbox)
+    assert 0 < len(want) < 100
+    loader.run()
+    assert_matches_sandbox(loader, want)
+    assert len(leads_requests(sandbox)) == 1
+
+
+@pytest.mark.sandbox_config(**MANY_PAGES)
+def test_many_pages_every_row_once_with_the_documented_query(loader: Loader, sandbox: SandboxServer) -> None:
+    want = expected(sandbox)
+    assert len(want) > 300  # several pages
+    sandbox.reset_stats()
+    loader.run()
+    assert_matches_sandbox(loader, want)
+    requests = leads_requests(sandbox)
+    assert len(requests) >= len(want) // 100 + 1
+    for request in requests:
+        assert param(request, "max") == "100"  # the clamp: never more than the vendor serves
+        assert param(request, "timePivot") == param(request, "sort") == "lastModifiedAt"
+        assert param(request, "dir") == "asc"
+        assert param(request, "includeDeleted") == "true"
+        assert param(request, "stopTime") == str(epoch_ms(NIGHT))  # frozen at the run's start
+    starts = [int(param(r, "startTime")) for r in requests]
+    assert starts == sorted(starts) and len(set(starts)) == len(starts)  # re-anchored on every page
+
+
+@pytest.mark.sandbox_config(**MANY_PAGES)
+def test_leads_modified_mid_run_leave_the_window_without_skipping_others(
+    loader: Loader, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox's clock jumps five days after the first page: leads edited that day leave the frozen window
+    (their lastModifiedAt passes stopTime) — including some already read — and nothing else is skipped."""
+    before = {lead["guid"]: lead["lastModifiedAt"] for lead in expected(sandbox)}
+    real_fetch = leads.fetch_pages
+
+    def fetch_then_edit(*args: Any) -> Iterator[list[dict[str, Any]]]:
+        for number, page in enumerate(real_fetch(*args)):
+            yield page
+            if number == 0:
+                sandbox.set_today(pendulum.date(2026, 11, 25))  # five more days of edits become visible
+
+    monkeypatch.setattr(leads, "fetch_pages", fetch_then_edit)
+    loader.run()
+
+    after = {lead["guid"]: lead["lastModifiedAt"] for lead in expected(sandbox, now=NIGHT)}
+    left = set(before) - set(after)
+    first_page_time = sorted(before.values())[99]
+    assert any(before[g] <= first_page_time for g in left), "the scenario must move a lead already read"
+    stayed = {g for g in before if after.get(g) == before[g]}
+    loaded = {row[0] for row in loader.query(f"SELECT guid FROM marketing.{LEADS_TABLE}")}
+    assert stayed <= loaded, f"skipped: {sorted(stayed - loaded)[:5]}"
+    assert loader.query(f"SELECT COUNT(DISTINCT guid) = COUNT(*) FROM marketing.{LEADS_TABLE}")[0][0]
+
+
+# --- vendor failures -------------------------------------------------------------------------------
+
+
+@pytest.mark.sandbox_config(**SMALL)
+@pytest.mark.parametrize("fault", ["hubspot_leads:status=429,count=1", "hubspot_leads:status=503,count=2"])
+def test_transient_failures_are_retried_then_everything_loads(
+    loader: Loader, sandbox: SandboxServer, fault: str
+) -> None:
+    want = expected(sandbox)
+    sandbox.set_faults(fault)  # the 429 comes without Retry-After
+    loader.run()
+    assert_matches_sandbox(loader, want)
+    assert RUN_STATS.snapshot()["retries"].get("hubspot", 0) >= 1
+
+
+@pytest.mark.sandbox_config(hubspot_token=CANARY, **SMALL)
+def test_401_stops_with_one_sentence_and_no_token(loader: Loader, sandbox: SandboxServer) -> None:
+    with pytest.raises(PipelineStepFailed) as caught:
+        loader.run(access_token="wrong-" + CANARY)
+    error = find_cause(caught.value, AuthError)
+    assert error is not None
+    message = str(error)
+    assert message.count(". ") == 0 and message.endswith("."), message
+    assert "rejected the credentials" in message
+    assert CANARY not in message and CANARY not in str(caught.value)
+    assert len(leads_requests(sandbox)) == 1  # not retried
+
+
+# --- incremental -----------------------------------------------------------------------------------
+
+
+@pytest.mark.sandbox_config(**SMALL)
+def test_second_nightly_loads_only_new_and_changed_leads(loader: Loader, sandbox: SandboxServer) -> None:
+    loader.run()
+    cursor = loader.cursor_state()["lastModifiedAt"]["last_value"]
+    sandbox.set_today(pendulum.date(2026, 11, 21))
+    changed = sandbox_leads(sandbox, cursor, epoch_ms(NEXT_NIGHT))
+    sandbox.reset_stats()
+    info = loader.run(now=NEXT_NIGHT)
+
+    assert 0 < len(changed) < 100
+    assert len(leads_requests(sandbox)) == 1
+    assert int(param(leads_requests(sandbox)[0], "startTime")) == cursor  # starts at the cursor
+    row_counts = loader.pipeline.last_trace.last_normalize_info.row_counts
+    fresh = [lead for lead in changed if lead["lastModifiedAt"] > cursor]  # the boundary lead is deduplicated
+    assert row_counts[LEADS_TABLE] == len(fresh)
+    assert_matches_sandbox(loader, expected(sandbox, now=NEXT_NIGHT))
+    assert info.has_failed_jobs is False
+
+
+@pytest.mark.sandbox_config(**SMALL)
+def test_same_day_rerun_changes_nothing(loader: Loader, sandbox: SandboxServer) -> None:
+    loader.run()
+    counts = [loader.count(t) for t in TABLES]
+    state = loader.cursor_state()
+    sandbox.reset_stats()
+    loader.run()
+    assert [loader.count(t) for t in TABLES] == counts
+    assert loader.cursor_state()["lastModifiedAt"]["last_value"] == state["lastModifiedAt"]["last_value"]
+    assert len(leads_requests(sandbox)) == 1
+    assert not {t for t in loader.pipeline.last_trace.last_normalize_info.row_counts if not t.startswith("_dlt")}
+
+
+@pytest.mark.sandbox_config(**SMALL)
+def test_backfill_loads_its_range_and_leaves_the_cursor_alone(loader: Loader, sandbox: SandboxServer) -> None:
+    loader.run()
+    before = loader.cursor_state()
+    first, last = pendulum.date(2026, 10, 1), pendulum.date(2026, 10, 3)
+    want = sandbox_leads(sandbox, epoch_ms(first), epoch_ms(last.add(days=1)) - 1)
+    loader.run(backfill_start=first, backfill_end=last)
+    assert loader.cursor_state() == before
+    loaded = {row[0] for row in loader.query(f"SELECT guid FROM marketing.{LEADS_TABLE}")}
+    assert {lead["guid"] for lead in want} <= loaded
+    in_range = loader.count(LEADS_TABLE, "last_modified_at < TIMESTAMPTZ '2026-11-13 00:00:00+00'")
+    assert in_range == len(want) > 0
+
+
+# --- content ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.sandbox_config(leads_per_day=30, history_days=120)
+def test_deleted_leads_are_flagged_then_removed_with_hard_delete(sandbox: SandboxServer, tmp_path: Path) -> None:
+    want = expected(sandbox)
+    deleted = {lead["guid"] for lead in want if lead["isDeleted"]}
+    assert deleted
+    soft = Loader(sandbox, tmp_path / "soft")
+    soft.run()
+    assert {r[0] for r in soft.query(f"SELECT guid FROM marketing.{LEADS_TABLE} WHERE is_deleted")} == deleted
+
+    hard = Loader(sandbox, tmp_path / "hard")
+    hard.run(hard_delete=True)
+    assert hard.count(LEADS_TABLE, "is_deleted") == 0
+    assert hard.count(LEADS_TABLE) == len(want) - len(deleted)
+    guids = ", ".join(f"'{g}'" for g in deleted)
+    for table in (EVENTS_TABLE, VALUES_TABLE):
+        assert hard.count(table, f"lead_guid IN ({guids})") == 0
+    assert hard.count(EVENTS_TABLE, "_tombstone") == 0
+
+
+@pytest.mark.sandbox_config(leads_per_day=30, history_days=120)
+def test_hard_delete_removes_a_lead_deleted_after_it_was_loaded(loader: Loader, sandbox: SandboxServer) -> None:
+    loader.run(hard_delete=True)
+    sandbox.set_today(pendulum.date(2026, 11, 23))
+    newly_deleted = [
+        lead["guid"]
+        for lead in sandbox_leads(sandbox, epoch_ms(pendulum.date(2026, 11, 20)), epoch_ms(pendulum.date(2026, 11, 23)))
+        if lead["isDeleted"]
+    ]
+    already = {r[0] for r in loader.query(f"SELECT guid FROM marketing.{LEADS_TABLE}")}
+    was_loaded = [g for g in newly_deleted if g in already]
+    assert was_loaded, "the scenario needs a loaded lead that gets deleted later"
+    loader.run(now=pendulum.datetime(2026, 11, 23, 2, tz="UTC"), hard_delete=True)
+    guids = ", ".join(f"'{g}'" for g in was_loaded)
+    for table in TABLES:
+        column = "guid" if table == LEADS_TABLE else "lead_guid"
+        assert loader.count(table, f"{column} IN ({guids})") == 0
+
+
+@pytest.mark.sandbox_config(leads_per_day=30, history_days=120)
+def test_children_are_replaced_when_a_lead_gains_an_event(loader: Loader, sandbox: SandboxServer) -> None:
+    first = {lead["guid"]: lead for lead in expected(sandbox)}
+    loader.run()
+    sandbox.set_today(pendulum.date(2026, 11, 24))
+    now = pendulum.datetime(2026, 11, 24, 2, tz="UTC")
+    later = {lead["guid"]: lead for lead in expected(sandbox, now=now)}
+    gained = [g for g in first if g in later and events_of(later[g]) > events_of(first[g])]
+    assert gained, "the scenario needs a loaded lead that converts again"
+    loader.run(now=now)
+    for guid in gained:
+        events = loader.query(f"SELECT guid FROM marketing.{EVENTS_TABLE} WHERE lead_guid = ? ORDER BY position", guid)
+        assert [e[0] for e in events] == [e["guid"] for e in later[guid]["leadConversionEvents"]]
+        assert loader.count(VALUES_TABLE, f"lead_guid = '{guid}'") == values_of(later[guid])
+    assert_matches_sandbox(loader, list(later.values()))
+
+
+@pytest.mark.sandbox_config(**SMALL)
+def test_epoch_ms_are_timezone_aware_timestamps_and_zero_is_null(loader: Loader, sandbox: SandboxServer) -> None:
+    want = {lead["guid"]: lead for lead in expected(sandbox)}
+    loader.run()
+    types = loader.column_types(LEADS_TABLE)
+    for column in ("inserted_at", "last_modified_at", "closed_at", "analytics_details__first_visit_at"):
+        assert types[column] == "TIMESTAMP WITH TIME ZONE", column
+    rows = loader.query(f"SELECT guid, closed_at, last_modified_at FROM marketing.{LEADS_TABLE}")
+    for guid, closed_at, last_modified_at in rows:
+        assert (closed_at is None) == (want[guid]["closedAt"] == 0)
+        assert last_modified_at.tzinfo is not None
+        assert int(last_modified_at.timestamp() * 1000) == want[guid]["lastModifiedAt"]
+    assert loader.column_types(EVENTS_TABLE)["convert_date"] == "TIMESTAMP WITH TIME ZONE"
+
+
+@pytest.mark.sandbox_config(**SMALL)
+@pytest.mark.parametrize("fault", ["hubspot_leads:type_change=score,nth=1", "hubspot_leads:type_change=lastModifiedAt"])
+def test_vendor_type_drift_is_absorbed(loader: Loader, sandbox: SandboxServer, fault: str) -> None:
+    want = expected(sandbox)
+    sandbox.set_today(pendulum.date(2026, 11, 20))
+    loader.run(start_date="2026-11-01")  # a first load, types settle
+    sandbox.set_faults(fault)
+    loader.run()  # same window again through the drifted API: merge, no failure
+    assert loader.count(LEADS_TABLE, "last_modified_at >= TIMESTAMPTZ '2026-11-13 00:00:00+00'") == len(want)
+    types = loader.column_types(LEADS_TABLE)
+    assert types["score"] == "DOUBLE" and types["last_modified_at"] == "TIMESTAMP WITH TIME ZONE"
+
+
+# --- secrets and file format -----------------------------------------------------------------------
+
+
+@pytest.mark.sandbox_config(hubspot_token=CANARY, **SMALL)
+def test_the_token_appears_nowhere(
+    loader: Loader, sandbox: SandboxServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    sandbox.set_faults("hubspot_leads:status=503,count=1")  # a retry logs the URL
+    loader.run()
+    sandbox.set_faults(None)
+    with pytest.raises(PipelineStepFailed) as caught:
+        loader.run(access_token=CANARY + "-revoked", start_date="2026-11-19")
+    assert loader.count(LEADS_TABLE) > 0
+    assert any("retry" in r.getMessage() for r in caplog.records)
+
+    assert CANARY not in caplog.text
+    assert CANARY not in str(caught.value) and CANARY not in repr(find_cause(caught.value, AuthError))
+    assert CANARY not in repr(leads_client(CANARY, sandbox.base_url))
+    for path in tmp_path.rglob("*"):  # state, schemas, load packages, trace pickle, the DuckDB file
+        if path.is_file():
+            assert CANARY.encode() not in path.read_bytes(), path
+    assert CANARY not in str(loader.pipeline.last_trace)
+    text_columns = loader.query(
+        "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'marketing' AND data_type = 'VARCHAR'"
+    )
+    for table, column in text_columns:
+        hits = loader.query(f'SELECT COUNT(*) FROM marketing."{table}" WHERE "{column}" LIKE ?', f"%{CANARY}%")
+        assert hits[0][0] == 0, (table, column)
+
+
+@pytest.mark.sandbox_config(**SMALL)
+def test_the_load_uses_parquet_not_insert_values(loader: Loader) -> None:
+    info = loader.run()
+    jobs = [job for package in info.load_packages for job in package.jobs["completed_jobs"]]
+    # Data jobs only: the merge itself runs as a follow-up `.sql` job per table.
+    data = [j for j in jobs if j.job_file_info.table_name in TABLES and j.job_file_info.file_format != "sql"]
+    assert {job.job_file_info.table_name for job in data} == set(TABLES)
+    assert {job.job_file_info.file_format for job in data} == {"parquet"}, [job.file_path for job in data]
+
+
+@pytest.mark.sandbox_config(**SMALL)
+def test_the_cli_nightly_loads_the_three_tables(sandbox: SandboxServer, warehouse: Any, cli: Any) -> None:
+    """End to end through `marketing-elt run` (the lead's CLI and runner pick the file format)."""
+    want = expected(sandbox, start="2026-11-10")  # the `warehouse` fixture's start_date
+    result = cli("run", "--sources", "hubspot_leads")
+    assert result.code == 0, result.err
+    assert warehouse.count(LEADS_TABLE) == len(want)
+    assert warehouse.count(EVENTS_TABLE) == sum(map(events_of, want))
+    assert warehouse.count(VALUES_TABLE) == sum(map(values_of, want))

@@ -1,0 +1,192 @@
+"""Fault injection, as an httpx client sees it, and the spec grammar documented in sandbox/faults.py."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from sandbox.core import HUBSPOT_TOKEN
+from sandbox.faults import FaultRule, FaultSpecError, parse_spec
+from sandbox.server import SandboxServer
+
+AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
+LEADS = "/leads/v1/list"
+LEADS_PARAMS = {"access_token": HUBSPOT_TOKEN, "max": 20}
+SOURCES = "/analytics/v2/reports/sources/daily?start=20261101&end=20261105"
+
+
+@pytest.fixture
+def client(sandbox: SandboxServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=sandbox.base_url, timeout=5) as c:
+        yield c
+
+
+def leads_status(client: httpx.Client, n: int) -> list[int]:
+    return [client.get(LEADS, params=LEADS_PARAMS).status_code for _ in range(n)]
+
+
+# --- grammar ----------------------------------------------------------------------------------------------
+
+
+def test_spec_examples_parse() -> None:
+    rules = parse_spec(
+        "hubspot_leads:status=503,count=2;hubspot_analytics:status=429,count=3,retry_after=1;"
+        "humblytics:latency=100,jitter=20;*:drop,nth=5;hubspot:new_field=x,parent=breakdown;"
+        "hubspot_leads:type_change=insertedAt,path=/leads;attributionhub:slow=2,p=0.5;humblytics:truncate,start=3"
+    )
+    assert rules[0] == FaultRule("hubspot_leads", "status", status=503, count=2)
+    assert rules[1].retry_after == 1 and rules[1].count == 3
+    assert (rules[2].latency_ms, rules[2].jitter_ms) == (100, 20)
+    assert (rules[3].target, rules[3].action, rules[3].start, rules[3].count) == ("*", "drop", 5, 1)
+    assert (rules[4].field_name, rules[4].parent) == ("x", "breakdown")
+    assert rules[5].path == "/leads" and rules[6].probability == 0.5 and rules[7].start == 3
+    assert parse_spec("") == [] and parse_spec(" ; ") == []
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "nobody:status=500",  # unknown target
+        "hubspot_leads:count=2",  # no action
+        "hubspot_leads:drop,truncate",  # two actions
+        "hubspot_leads:status=abc",
+        "hubspot_leads:drop,nth=2,count=3",
+        "hubspot_leads:new_field=x",  # no parent
+        "hubspot_leads:wobble",
+        "status=500",  # no target
+    ],
+)
+def test_bad_specs_are_rejected(spec: str) -> None:
+    with pytest.raises(FaultSpecError):
+        parse_spec(spec)
+
+
+# --- status bursts ------------------------------------------------------------------------------------------
+
+
+def test_status_burst_count_exactly_n_then_ok(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:status=503,count=2")
+    assert leads_status(client, 4) == [503, 503, 200, 200]
+    assert client.get(SOURCES, headers=AUTH).status_code == 200  # other vendors untouched
+
+
+def test_status_burst_starting_at_the_kth_request(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:status=500,start=3,count=2")
+    assert leads_status(client, 6) == [200, 200, 500, 500, 200, 200]
+    sandbox.set_faults("hubspot_leads:status=500,start=3,count=2")  # replacing resets the counters
+    assert leads_status(client, 3) == [200, 200, 500]
+
+
+def test_status_without_count_never_recovers(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:status=500")
+    assert leads_status(client, 5) == [500] * 5
+
+
+def test_429_with_and_without_retry_after(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_analytics:status=429,count=1,retry_after=2;hubspot_leads:status=429,count=1")
+    with_header = client.get(SOURCES, headers=AUTH)
+    assert with_header.status_code == 429 and with_header.headers["Retry-After"] == "2"
+    assert with_header.json()["policyName"] == "TEN_SECONDLY_ROLLING"
+    without = client.get(LEADS, params=LEADS_PARAMS)
+    assert without.status_code == 429 and "retry-after" not in without.headers
+
+
+def test_gateway_errors_come_as_html(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:status=502,count=1")
+    response = client.get(LEADS, params=LEADS_PARAMS)
+    assert response.status_code == 502 and response.headers["content-type"] == "text/html"
+    with pytest.raises(ValueError):
+        response.json()
+
+
+def test_nth_fails_exactly_one_request_counted_across_vendors(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("*:status=500,nth=3")
+    statuses = []
+    for i in range(5):
+        url, kwargs = (SOURCES, {"headers": AUTH}) if i % 2 else (LEADS, {"params": LEADS_PARAMS})
+        statuses.append(client.get(url, **kwargs).status_code)
+    assert statuses == [200, 200, 500, 200, 200]
+    assert [e["faults"] for e in sandbox.request_log][2] == ["status=500"]
+
+
+def test_hubspot_target_and_path_filter(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot:status=503,path=/analytics/v2/reports/sources")
+    assert client.get(SOURCES, headers=AUTH).status_code == 503
+    assert client.get("/analytics/v2/reports/pages/total?start=20261101&end=20261101", headers=AUTH).status_code == 200
+    assert leads_status(client, 1) == [200]
+
+
+def test_probability_is_seeded(sandbox_factory: Any) -> None:
+    def pattern() -> list[int]:
+        server = sandbox_factory(faults="hubspot_leads:status=500,p=0.5")
+        with httpx.Client(base_url=server.base_url) as c:
+            return leads_status(c, 20)
+
+    first = pattern()
+    assert 200 in first and 500 in first
+    assert pattern() == first
+
+
+# --- broken deliveries ------------------------------------------------------------------------------------
+
+
+def test_drop_closes_the_connection_mid_body(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:drop,nth=2")
+    assert leads_status(client, 1) == [200]
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+        client.get(LEADS, params=LEADS_PARAMS)
+    assert leads_status(client, 1) == [200]  # a new connection works again
+
+
+def test_truncate_sends_invalid_json_with_matching_length(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:truncate,count=1")
+    response = client.get(LEADS, params=LEADS_PARAMS)
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) == len(response.content) > 0
+    with pytest.raises(orjson.JSONDecodeError):
+        orjson.loads(response.content)
+    assert client.get(LEADS, params=LEADS_PARAMS).json()  # then whole again
+
+
+def test_slow_exceeds_a_short_client_timeout(sandbox: SandboxServer) -> None:
+    sandbox.set_faults("hubspot_leads:slow=1,count=1")
+    with httpx.Client(base_url=sandbox.base_url, timeout=0.2) as c, pytest.raises(httpx.ReadTimeout):
+        c.get(LEADS, params=LEADS_PARAMS)
+    with httpx.Client(base_url=sandbox.base_url, timeout=5) as c:
+        assert c.get(LEADS, params=LEADS_PARAMS).status_code == 200
+
+
+def test_latency_with_jitter(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:latency=150,jitter=50")
+    for _ in range(3):
+        started = time.perf_counter()
+        client.get(LEADS, params=LEADS_PARAMS)
+        assert 0.15 <= time.perf_counter() - started < 0.5
+
+
+# --- drift --------------------------------------------------------------------------------------------------
+
+
+def test_new_field_appears_in_every_record(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_analytics:new_field=channelGroup,parent=breakdown")
+    body = client.get(SOURCES, headers=AUTH).json()
+    rows = [row for rows in body.values() for row in rows]
+    assert rows and all(row["channelGroup"] == "drifted" for row in rows)
+
+
+def test_type_change_turns_numbers_into_strings(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_analytics:type_change=visits;hubspot_leads:type_change=insertedAt")
+    rows = [row for rows in client.get(SOURCES, headers=AUTH).json().values() for row in rows]
+    assert all(isinstance(row["visits"], str) and row["visits"].isdigit() for row in rows if "visits" in row)
+    leads = client.get(LEADS, params=LEADS_PARAMS).json()
+    assert all(isinstance(lead["insertedAt"], str) for lead in leads)
+
+
+def test_drift_leaves_errors_alone(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:new_field=x,parent=status")
+    assert "x" not in client.get(LEADS).json()  # the 401 body keeps its shape

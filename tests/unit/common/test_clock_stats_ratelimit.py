@@ -1,0 +1,123 @@
+"""Clock pinning across threads, run stats, and the sliding-window rate limiter on a fake clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pendulum
+import pytest
+
+from sources.common import clock, stats
+from sources.common.errors import ConfigError
+from sources.common.ratelimit import RateLimiter
+from sources.common.stats import RUN_STATS
+
+
+def test_now_is_utc_and_today_follows_timezone():
+    assert clock.now().timezone_name == "UTC"
+    with clock.pinned(pendulum.datetime(2026, 3, 1, 2, 30, tz="UTC")):
+        assert clock.today() == pendulum.date(2026, 3, 1)
+        assert clock.today("America/New_York") == pendulum.date(2026, 2, 28)
+
+
+def test_pinned_holds_in_other_threads_and_restores():
+    at = pendulum.datetime(2026, 1, 15, 12, 0, tz="UTC")
+    before = time.monotonic()
+    with clock.pinned(at):
+        with ThreadPoolExecutor(4) as pool:
+            seen = list(pool.map(lambda _: clock.now(), range(8)))
+        assert seen == [at] * 8
+        thread_seen: list[pendulum.DateTime] = []
+        worker = threading.Thread(target=lambda: thread_seen.append(clock.now()))
+        worker.start()
+        worker.join()
+        assert thread_seen == [at]
+        assert time.monotonic() >= before  # monotonic is never faked
+    assert clock.now() != at
+    assert abs((clock.now() - pendulum.now("UTC")).total_seconds()) < 5
+
+
+def test_pinned_nests_and_accepts_dates_and_zoned_datetimes():
+    with clock.pinned(pendulum.date(2026, 2, 1)):
+        assert clock.now() == pendulum.datetime(2026, 2, 1, tz="UTC")
+        with clock.pinned(pendulum.datetime(2026, 2, 1, 9, tz="Europe/Berlin")):
+            assert clock.now() == pendulum.datetime(2026, 2, 1, 8, tz="UTC")
+            assert clock.now().timezone_name == "UTC"
+        assert clock.now() == pendulum.datetime(2026, 2, 1, tz="UTC")
+
+
+def test_run_stats_counters_snapshot_reset_threadsafe():
+    def bump(_: int) -> None:
+        for _ in range(1000):
+            RUN_STATS.add_request("hubspot")
+        RUN_STATS.add_retry("hubspot")
+        RUN_STATS.add_split("humblytics")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(bump, range(8)))
+    assert stats.snapshot() == {
+        "requests": {"hubspot": 8000},
+        "retries": {"hubspot": 8},
+        "splits": {"humblytics": 8},
+    }
+    assert RUN_STATS.requests["never-seen"] == 0
+    requests = RUN_STATS.requests
+    stats.reset()
+    assert stats.snapshot() == {"requests": {}, "retries": {}, "splits": {}}
+    assert requests is RUN_STATS.requests
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += seconds
+
+
+def test_rate_limiter_sliding_window_with_fake_clock():
+    fake = FakeClock()
+    limiter = RateLimiter(3, 10.0, clock=fake, sleep=fake.sleep)
+    for _ in range(3):
+        limiter.acquire()
+    assert fake.sleeps == []
+    fake.t += 4.0
+    limiter.acquire()  # the window still holds 3 stamps from t=1000 -> wait until t=1010
+    assert fake.sleeps == [pytest.approx(6.0)]
+    assert fake.t == pytest.approx(1010.0)
+    fake.t += 2.5
+    limiter.acquire()  # stamps at 1000 (x2) have expired: free slot immediately
+    assert len(fake.sleeps) == 1
+
+
+def test_rate_limiter_never_exceeds_budget_in_any_window():
+    fake = FakeClock()
+    limiter = RateLimiter(5, 2.0, clock=fake, sleep=fake.sleep)
+    stamps = []
+    for _ in range(23):
+        limiter.acquire()
+        stamps.append(fake.t)
+    for start in stamps:
+        assert sum(1 for s in stamps if start <= s < start + 2.0) <= 5
+
+
+def test_rate_limiter_threads_sleep_outside_the_lock():
+    limiter = RateLimiter(4, 0.2)
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: limiter.acquire(), range(8)))
+    assert time.monotonic() - started >= 0.19
+
+
+def test_rate_limiter_rejects_nonsense():
+    with pytest.raises(ConfigError):
+        RateLimiter(0, 10)
+    with pytest.raises(ConfigError):
+        RateLimiter(5, 0)

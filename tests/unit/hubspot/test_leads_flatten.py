@@ -1,0 +1,181 @@
+"""flatten_leads_page: dlt's naming, our child keys, tombstones, epoch ms → timestamps, drift."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from sources.hubspot.leads_flatten import (
+    column_name,
+    flatten_leads,
+    flatten_leads_page,
+    is_epoch_ms_column,
+    rows_to_arrow,
+    rows_to_dicts,
+)
+
+UTC = dt.UTC
+
+# Shaped like the document's sample lead (hubspot-leads-api.txt), trimmed.
+SAMPLE: dict[str, Any] = {
+    "guid": "8a41f2f22906b93a012906b9438f0008",
+    "analyticsDetails": {"countsModifiedAt": 1279853227000, "firstVisitAt": 1275710855000, "visitCount": 2},
+    "closedAt": 1272997000000,
+    "crmDetails": {"annualRevenue": 0, "nextActionDue": 0, "status": "Open"},
+    "customerStatusModifiedAt": 0,
+    "email": "info@hubspot.com",
+    "firstURL": "http://demo.hubapi.com/",
+    "insertedAt": 1275718091660,
+    "isDeleted": False,
+    "lastModifiedAt": 1320349394338,
+    "score": 99.96,
+    "leadConversionEvents": [
+        {
+            "convertDate": 1275718058000,
+            "formName": "Contact Us",
+            "guid": "15e857315cce44448c8abd9fb33aa651",
+            "leadGuid": "8a41f2f22906b93a012906b9438f0008",
+            "formSubmissionValues": [
+                {"conversionGuid": "15e857315cce44448c8abd9fb33aa651", "fieldName": "FirstName", "id": 767892282},
+                {"conversionGuid": "15e857315cce44448c8abd9fb33aa651", "fieldName": "LastName", "id": 767892292},
+            ],
+        }
+    ],
+    "leadCustomerStatusModifyLogs": [{"id": 4135752, "insertedAt": 1303305845158, "previousState": False}],
+    "leadDeleteLogs": [],
+}
+
+
+def lead(guid: str, events: int = 1, **overrides: Any) -> dict[str, Any]:
+    out = copy.deepcopy(SAMPLE)
+    out["guid"] = guid
+    out["leadConversionEvents"] = [
+        {**copy.deepcopy(SAMPLE["leadConversionEvents"][0]), "guid": f"{guid}-e{i}"} for i in range(events)
+    ]
+    out.update(overrides)
+    return out
+
+
+def rows(table: pa.Table) -> list[dict[str, Any]]:
+    return table.to_pylist()
+
+
+def test_lead_columns_are_named_as_dlt_would_and_nested_objects_flatten() -> None:
+    leads, _, _ = flatten_leads_page([SAMPLE])
+    (row,) = rows(leads)
+    assert row["first_url"] == "http://demo.hubapi.com/"
+    assert row["analytics_details__visit_count"] == 2
+    assert row["crm_details__status"] == "Open"
+    assert "lead_conversion_events" not in row  # a child table, not a column
+
+
+def test_epoch_ms_become_utc_timestamps_and_zero_becomes_null() -> None:
+    leads, events, _ = flatten_leads_page([SAMPLE])
+    (row,) = rows(leads)
+    assert row["last_modified_at"] == dt.datetime(2011, 11, 3, 19, 43, 14, 338000, tzinfo=UTC)
+    assert row["analytics_details__counts_modified_at"].tzinfo is not None
+    assert row["customer_status_modified_at"] is None
+    assert row["crm_details__next_action_due"] is None
+    assert row["crm_details__annual_revenue"] == 0  # zero stays zero where it is not a time
+    assert rows(events)[0]["convert_date"] == dt.datetime(2010, 6, 5, 6, 7, 38, tzinfo=UTC)
+    assert pa.types.is_timestamp(leads.schema.field("closed_at").type)
+    assert leads.schema.field("closed_at").type.tz == "UTC"
+
+
+def test_other_lists_are_kept_as_json_text() -> None:
+    (row,) = rows(flatten_leads_page([SAMPLE])[0])
+    assert json.loads(row["lead_customer_status_modify_logs"]) == SAMPLE["leadCustomerStatusModifyLogs"]
+    assert row["lead_delete_logs"] == "[]"
+
+
+def test_children_carry_the_lead_guid_their_own_keys_and_positions() -> None:
+    _, events, values = flatten_leads_page([lead("L1", events=2)])
+    assert [(e["lead_guid"], e["guid"], e["position"], e["_tombstone"]) for e in rows(events)] == [
+        ("L1", "L1-e0", 0, False),
+        ("L1", "L1-e1", 1, False),
+    ]
+    got = [(v["lead_guid"], v["conversion_guid"], v["event_position"], v["position"], v["id"]) for v in rows(values)]
+    assert got == [
+        ("L1", "L1-e0", 0, 0, 767892282),
+        ("L1", "L1-e0", 0, 1, 767892292),
+        ("L1", "L1-e1", 1, 0, 767892282),
+        ("L1", "L1-e1", 1, 1, 767892292),
+    ]
+
+
+def test_a_lead_without_children_gets_one_tombstone_per_child_table() -> None:
+    _, events, values = flatten_leads_page([lead("L0", events=0), lead("L1")])
+    tombstones = [r for r in rows(events) if r["_tombstone"]]
+    assert [(t["lead_guid"], t["position"]) for t in tombstones] == [("L0", -1)]
+    assert [(t["lead_guid"], t["event_position"], t["position"]) for t in rows(values) if t["_tombstone"]] == [
+        ("L0", -1, -1)
+    ]
+
+
+def test_an_event_without_form_values_still_replaces_the_leads_values() -> None:
+    bare = lead("L2")
+    bare["leadConversionEvents"][0]["formSubmissionValues"] = []
+    _, events, values = flatten_leads_page([bare])
+    assert [r["_tombstone"] for r in rows(events)] == [False]
+    assert [(r["lead_guid"], r["_tombstone"]) for r in rows(values)] == [("L2", True)]
+
+
+def test_hard_delete_turns_a_deleted_leads_children_into_tombstones_only() -> None:
+    deleted = lead("D1", events=2, isDeleted=True)
+    leads, events, values = flatten_leads_page([deleted], hard_delete=True)
+    assert rows(leads)[0]["is_deleted"] is True
+    assert [r["_tombstone"] for r in rows(events)] == [True]
+    assert [r["_tombstone"] for r in rows(values)] == [True]
+    # without hard_delete the soft-deleted lead keeps its children
+    _, events, _ = flatten_leads_page([deleted])
+    assert [r["_tombstone"] for r in rows(events)] == [False, False]
+
+
+def test_fields_missing_on_some_leads_are_null_not_an_error() -> None:
+    sparse = lead("L3")
+    del sparse["email"]
+    sparse["newVendorField"] = "x"
+    (a, b) = rows(flatten_leads_page([lead("L1"), sparse])[0])
+    assert b["email"] is None and a["new_vendor_field"] is None and b["new_vendor_field"] == "x"
+
+
+def test_mixed_types_in_a_column_raise_so_the_caller_can_fall_back() -> None:
+    drifted = [lead("L1"), lead("L2", score="A+")]
+    with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
+        flatten_leads_page(drifted)
+    # the fallback rows: same names, timestamps converted in Python
+    page = flatten_leads(drifted)
+    dicts = rows_to_dicts(page.leads)
+    assert [d["score"] for d in dicts] == [99.96, "A+"]
+    assert dicts[0]["last_modified_at"] == dt.datetime(2011, 11, 3, 19, 43, 14, 338000, tzinfo=UTC)
+    assert dicts[0]["customer_status_modified_at"] is None
+
+
+def test_rows_to_arrow_keeps_booleans_out_of_timestamp_conversion() -> None:
+    table = rows_to_arrow([{"closed_at": None, "x_at": True}])
+    assert pa.types.is_timestamp(table.schema.field("closed_at").type)
+    assert pa.types.is_boolean(table.schema.field("x_at").type)
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("last_modified_at", True),
+        ("analytics_details__first_visit_at", True),
+        ("convert_date", True),
+        ("crm_details__next_action_due", True),
+        ("format", False),
+        ("lead_guid", False),
+    ],
+)
+def test_epoch_ms_columns_are_recognised_by_leaf_name(column: str, expected: bool) -> None:
+    assert is_epoch_ms_column(column) is expected
+
+
+def test_column_name_nests_with_double_underscore() -> None:
+    assert column_name("leadGuid", "analytics_details") == "analytics_details__lead_guid"
