@@ -94,29 +94,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .validation import check_config, parse_destination, parse_sources
+    from .validation import check_config, check_destination, parse_destination, parse_sources
 
     specs = parse_sources(args.sources)
     destination = parse_destination(args.destination)
+    check_destination(destination)
     check_config(specs)
     return _run(specs, destination, None)
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from .validation import check_config, parse_destination, parse_range, parse_sources
+    from .validation import check_config, check_destination, parse_destination, parse_range, parse_sources
 
     date_range = parse_range(args.start, args.end)
     specs = parse_sources(args.sources)
     destination = parse_destination(args.destination)
+    check_destination(destination)
     check_config(specs)
     return _run(specs, destination, date_range)
 
 
 def _run(specs: list[registry.SourceSpec], destination: str, date_range: DateRange | None) -> int:
     from .report import format_run_report
-    from .runner import run_sources
+    from .runner import prepare, run_sources
 
-    report = run_sources(specs, destination=destination, backfill=date_range, show_progress=True)
+    prepared = prepare(specs, date_range)
+    report = run_sources(prepared, destination=destination, show_progress=True)
     print(format_run_report(report))
     if not report.ok:
         for result in report.results:

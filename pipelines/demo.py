@@ -11,7 +11,7 @@ from sources.common import clock
 
 from .registry import SOURCES, available_sources
 from .report import format_run_report, landed, table
-from .runner import make_pipeline, run_sources
+from .runner import make_pipeline, prepare, run_sources
 from .warehouse import duckdb_path
 
 DEMO_DATA_DIR = ".dlt_demo"  # pipeline state of the demo, kept apart from real runs' DLT_DATA_DIR
@@ -37,7 +37,7 @@ def run_demo() -> int:
         print(f"sandbox on {server.base_url} (simulated today {config.today})", flush=True)
         os.environ.update(sandbox_env(server, config))
         specs = [SOURCES[name] for name in available_sources()]
-        report = run_sources(specs, destination="duckdb", show_progress=True)
+        report = run_sources(prepare(specs), destination="duckdb", show_progress=True)
     print(format_run_report(report))
     rows = [row for spec in specs for row in landed(make_pipeline(spec.name, "duckdb"))]
     print(f"\nWhat landed in {duckdb_path()}:\n")

@@ -14,14 +14,15 @@ from typing import Any
 
 import dlt
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.sources import DltSource
 
-from sources.common.errors import MarketingEltError
+from sources.common.errors import ConfigError, MarketingEltError
 from sources.common.redaction import redact
 from sources.common.stats import RUN_STATS
 
 from .registry import SourceSpec
 from .validation import DateRange
-from .warehouse import LOADER_FILE_FORMAT, dataset_name, make_destination, pipeline_name
+from .warehouse import LOADER_FILE_FORMAT, apply_normalizer_defaults, dataset_name, make_destination, pipeline_name
 
 log = logging.getLogger("marketing_elt")
 
@@ -47,6 +48,7 @@ class RunReport:
 
 
 def make_pipeline(source: str, destination: str, *, progress: Any = None) -> dlt.Pipeline:
+    apply_normalizer_defaults()
     return dlt.pipeline(
         pipeline_name=pipeline_name(source),
         destination=make_destination(destination),
@@ -55,34 +57,47 @@ def make_pipeline(source: str, destination: str, *, progress: Any = None) -> dlt
     )
 
 
+def prepare(specs: list[SourceSpec], backfill: DateRange | None = None) -> list[tuple[SourceSpec, DltSource]]:
+    """Build every source before any pipeline exists: config mistakes surface here, before state or requests."""
+    kwargs: dict[str, Any] = {}
+    if backfill is not None:
+        kwargs = {"backfill_start": backfill.start, "backfill_end": backfill.end}
+    prepared = []
+    for spec in specs:
+        try:
+            prepared.append((spec, spec.load_factory()(**kwargs)))
+        except MarketingEltError:
+            raise
+        except Exception as exc:
+            ours = find_cause(exc, MarketingEltError)
+            if ours is not None:
+                raise ours from None
+            raise ConfigError(f"{spec.name} could not be configured: {redact(str(exc)).splitlines()[0]}") from None
+    return prepared
+
+
 def run_sources(
-    specs: list[SourceSpec],
+    prepared: list[tuple[SourceSpec, DltSource]],
     *,
     destination: str = "duckdb",
-    backfill: DateRange | None = None,
     show_progress: bool = False,
 ) -> RunReport:
     """Run each source in turn; a failing source is reported and the others still run."""
     RUN_STATS.reset()
     started = time.monotonic()
-    results = [_run_one(spec, destination, backfill, show_progress) for spec in specs]
+    results = [_run_one(spec, source, destination, show_progress) for spec, source in prepared]
     return RunReport(results, RUN_STATS.snapshot(), time.monotonic() - started)
 
 
-def _run_one(spec: SourceSpec, destination: str, backfill: DateRange | None, show_progress: bool) -> SourceResult:
+def _run_one(spec: SourceSpec, source: DltSource, destination: str, show_progress: bool) -> SourceResult:
     started = time.monotonic()
     progress = dlt.progress.log(log_period=15, logger=sys.stderr, dump_system_stats=False) if show_progress else None
     pipeline = make_pipeline(spec.name, destination, progress=progress)
-    kwargs: dict[str, Any] = {}
-    if backfill is not None:
-        kwargs = {"backfill_start": backfill.start, "backfill_end": backfill.end}
     try:
-        source = spec.load_factory()(**kwargs)
         pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])
     except Exception as exc:  # one sentence for the user; the traceback only at DEBUG
-        message = describe_failure(spec.name, exc)
         log.debug("%s failed", spec.name, exc_info=True)
-        return SourceResult(spec.name, False, _row_counts(pipeline), message, time.monotonic() - started)
+        return SourceResult(spec.name, False, {}, describe_failure(spec.name, exc), time.monotonic() - started)
     return SourceResult(spec.name, True, _row_counts(pipeline), None, time.monotonic() - started)
 
 

@@ -49,6 +49,24 @@ def parse_destination(value: str | None) -> str:
     return destination
 
 
+def check_destination(destination: str) -> None:
+    """Destination credentials and drivers must be there before a pipeline is created."""
+    if destination == "postgres":
+        credentials = dlt.secrets.get("destination.postgres.credentials")
+        if not credentials or (isinstance(credentials, str) and not credentials.strip()):
+            raise ConfigError(
+                "Missing Postgres credentials: set DESTINATION__POSTGRES__CREDENTIALS="
+                "postgresql://user:password@host:5432/database or [destination.postgres] credentials in secrets.toml."
+            )
+    if destination == "bigquery":
+        try:
+            import google.cloud.bigquery  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "The BigQuery client is not installed: run `.venv/bin/pip install -e '.[bigquery]'`."
+            ) from None
+
+
 def parse_range(start: str, end: str) -> DateRange:
     """An inclusive backfill range: valid dates, start <= end, end not after today (UTC)."""
     first = parse_date(start, "--start")

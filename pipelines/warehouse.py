@@ -12,8 +12,25 @@ DEFAULT_DUCKDB_FILE = "warehouse.duckdb"
 DEFAULT_DATASET = "marketing"
 
 # dlt's default for DuckDB (insert_values) is ~1-3% of native speed on our payloads; parquet is the fast
-# path (../shared/performance-notes.md). Postgres cannot load parquet, so it gets COPY-based csv.
-LOADER_FILE_FORMAT = {"duckdb": "parquet", "postgres": "csv", "bigquery": "parquet"}
+# path (../shared/performance-notes.md). Postgres cannot load parquet, and dlt's COPY-based csv loads
+# every empty string into a nullable column as NULL (FORCE_NULL), which would make Postgres differ from
+# DuckDB (tests/integration/test_postgres.py); insert_values keeps the values as sent.
+LOADER_FILE_FORMAT = {"duckdb": "parquet", "postgres": "insert_values", "bigquery": "parquet"}
+
+
+# Arrow batches (Leads) skip dlt's row normalizer, which is what stamps `_dlt_load_id`/`_dlt_id` on dict
+# rows. Both columns exist in those tables (the schema-drift fallback loads dicts), and Postgres' COPY
+# needs every declared column in the file, so arrow batches get them too unless the user says otherwise.
+ARROW_NORMALIZER_DEFAULTS = {
+    "normalize.parquet_normalizer.add_dlt_load_id": "true",
+    "normalize.parquet_normalizer.add_dlt_id": "true",
+}
+
+
+def apply_normalizer_defaults() -> None:
+    for key, value in ARROW_NORMALIZER_DEFAULTS.items():
+        if dlt.config.get(key) is None:
+            os.environ[key.upper().replace(".", "__")] = value
 
 
 def duckdb_path() -> Path:

@@ -84,9 +84,7 @@ def _session_summary(sessions: list[tuple[Session, tuple[Conversion, ...]]]) -> 
         # converting sessions' duration (to exit); each follows its own definition.
         "avg_converting_session_duration": _mean([min(x.at for x in c) - s.start for s, c in converting]),
         "avg_drop_off_session_duration": _mean(drop_off),
-        "median_converting_session_duration": _median(
-            [s.exit - s.start for s, _ in converting if s.exit is not None]
-        ),
+        "median_converting_session_duration": _median([s.exit - s.start for s, _ in converting if s.exit is not None]),
         "median_drop_off_session_duration": _median(drop_off),
     }
 

@@ -175,9 +175,7 @@ class HumblyticsSim:
         except InvalidRequest as exc:
             return _error(400, "invalid_request", str(exc))
 
-    def _answer(
-        self, endpoint: str, prop: str, request: SandboxRequest, config: SandboxConfig
-    ) -> dict[str, Any]:
+    def _answer(self, endpoint: str, prop: str, request: SandboxRequest, config: SandboxConfig) -> dict[str, Any]:
         has_granularity = endpoint != "traffic/breakdown"
         granularity = _granularity(request) if has_granularity else "day"
         limit = _limit(request) if endpoint != "traffic/trends" else DEFAULT_LIMIT
@@ -195,11 +193,7 @@ class HumblyticsSim:
         if endpoint == "traffic/breakdown":
             return {"meta": meta, "data": segments(visits, limit)}
         kind, item = ("clicks", "target") if endpoint.startswith("clicks") else ("submissions", "form")
-        events = [
-            (p, name, v.at, v.session)
-            for v in visits
-            for p, name in (v.clicks if kind == "clicks" else v.forms)
-        ]
+        events = [(p, name, v.at, v.session) for v in visits for p, name in (v.clicks if kind == "clicks" else v.forms)]
         if page is None:
             data = {
                 "pages": per_page([(p, n, s) for p, n, _, s in events], limit, kind, item),

@@ -123,8 +123,7 @@ def trend(buckets: Buckets, events: Iterable[tuple[int, tuple[int, int]]], what:
         counts[i] += 1
         uniques[i].add(session)
     return [
-        {"bucket": b, what: counts[i], f"unique_{what}": len(uniques[i])}
-        for i, b in enumerate(format_buckets(buckets))
+        {"bucket": b, what: counts[i], f"unique_{what}": len(uniques[i])} for i, b in enumerate(format_buckets(buckets))
     ]
 
 
@@ -153,9 +152,7 @@ def segments(visits: list[Visit], limit: int) -> dict[str, list[dict[str, Any]]]
         top = _top(Counter(v or UNKNOWN for v in values), limit)
         return [{"value": k, "sessions": n, "share": round(n / total, 4)} for k, n in top]
 
-    utm = Counter(
-        (v.utm_source or UNKNOWN, v.utm_medium or UNKNOWN, v.utm_campaign or UNKNOWN) for v in visits
-    )
+    utm = Counter((v.utm_source or UNKNOWN, v.utm_medium or UNKNOWN, v.utm_campaign or UNKNOWN) for v in visits)
     utm_top = sorted(utm.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return {
         "utm": [
@@ -189,9 +186,7 @@ def per_page(events: list[tuple[str, str, SessionKey]], limit: int, kind: str, i
     ]
 
 
-def items(
-    events: list[tuple[str, tuple[int, int]]], limit: int, kind: str, item: str, *, share: bool
-) -> list:
+def items(events: list[tuple[str, tuple[int, int]]], limit: int, kind: str, item: str, *, share: bool) -> list:
     """Top targets/forms of one page; ``share`` = proportion of the page's events (details endpoints)."""
     sessions: dict[str, set[tuple[int, int]]] = defaultdict(set)
     counts: Counter[str] = Counter()

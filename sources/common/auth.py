@@ -12,9 +12,7 @@ from .redaction import register_secret
 
 def _require(secret: str | None, what: str) -> str:
     if secret is None or not str(secret).strip():
-        raise ConfigError(
-            f"The {what} is empty: set it in .dlt/secrets.toml or the matching SOURCES__ variable."
-        )
+        raise ConfigError(f"The {what} is empty: set it in .dlt/secrets.toml or the matching SOURCES__ variable.")
     value = str(secret)
     register_secret(value)
     return value

@@ -180,9 +180,7 @@ class ApiClient:
         _, payload = self._send(method, path, endpoint or path, params, json, decode=True)
         return payload
 
-    def get_json(
-        self, path: str, *, endpoint: str | None = None, params: Mapping[str, Any] | None = None
-    ) -> Any:
+    def get_json(self, path: str, *, endpoint: str | None = None, params: Mapping[str, Any] | None = None) -> Any:
         return self.request_json("GET", path, endpoint=endpoint, params=params)
 
     def post_json(self, path: str, *, endpoint: str | None = None, json: Any = None) -> Any:
@@ -245,9 +243,7 @@ class ApiClient:
             self._sleep(wait)
             waited += wait
 
-    def _attempt(
-        self, request: httpx.Request, endpoint: str, decode: bool
-    ) -> tuple[httpx.Response, Any] | _Failure:
+    def _attempt(self, request: httpx.Request, endpoint: str, decode: bool) -> tuple[httpx.Response, Any] | _Failure:
         """One try: the response (and payload), a transient `_Failure`, or a raised terminal error.
 
         Exceptions are turned into data inside `except` and raised outside it, so the httpx exception
@@ -318,18 +314,12 @@ class ApiClient:
             msg = where.format(what="refused access") + f"{said}: check that {self.credentials_hint} grant"
             return AuthError(msg + " the scope/permission this endpoint needs.", **common)
         if status in (413, 501):
-            msg = (
-                where.format(what="refused a request over its result limit")
-                + f"{said}: narrow the date range."
-            )
+            msg = where.format(what="refused a request over its result limit") + f"{said}: narrow the date range."
             return LimitExceededError(msg, **common)
         if 400 <= status < 500:
             msg = where.format(what="rejected the request") + f"{said}: fix the request parameters or config."
             return BadRequestError(msg, **common)
-        msg = (
-            where.format(what="answered with an unexpected status")
-            + f"{said}: report it with the request id."
-        )
+        msg = where.format(what="answered with an unexpected status") + f"{said}: report it with the request id."
         return VendorError(msg, **common)
 
     def _exhausted(self, failure: _Failure, endpoint: str, attempts: int) -> VendorError:
@@ -348,8 +338,7 @@ class ApiClient:
                 **common,
             )
         return RetriesExhaustedError(
-            f"{self.vendor} kept failing on {endpoint} ({failure.reason}, {attempts} attempts): "
-            "try again later.",
+            f"{self.vendor} kept failing on {endpoint} ({failure.reason}, {attempts} attempts): try again later.",
             attempts=attempts,
             **common,
         )

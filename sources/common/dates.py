@@ -22,9 +22,7 @@ def parse_date(text: str, what: str = "date") -> pendulum.Date:
             return pendulum.Date(*(int(part) for part in match.groups()))
         except ValueError:
             pass
-    raise ConfigError(
-        f"The {what} {text!r} is not a real calendar date in YYYY-MM-DD form (e.g. 2025-01-31)."
-    )
+    raise ConfigError(f"The {what} {text!r} is not a real calendar date in YYYY-MM-DD form (e.g. 2025-01-31).")
 
 
 def resolve_start_date(value: str | dt.date | None, default_days_ago: int) -> pendulum.Date:
@@ -32,9 +30,7 @@ def resolve_start_date(value: str | dt.date | None, default_days_ago: int) -> pe
     if value is None or (isinstance(value, str) and not value.strip()):
         return clock.today().subtract(days=default_days_ago)
     if isinstance(value, dt.datetime):
-        raise ConfigError(
-            f"The start_date {value.isoformat()!r} must be a date (YYYY-MM-DD), not a timestamp."
-        )
+        raise ConfigError(f"The start_date {value.isoformat()!r} must be a date (YYYY-MM-DD), not a timestamp.")
     if isinstance(value, dt.date):
         return pendulum.Date(value.year, value.month, value.day)
     return parse_date(value.strip(), "start_date")

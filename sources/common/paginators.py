@@ -76,9 +76,7 @@ class OffsetTotalPaginator(BasePaginator):
     paging ends when it reaches `total` or a page comes back empty.
     """
 
-    def __init__(
-        self, limit: int | None = None, *, offset_param: str = "offset", limit_param: str = "limit"
-    ) -> None:
+    def __init__(self, limit: int | None = None, *, offset_param: str = "offset", limit_param: str = "limit") -> None:
         super().__init__()
         self.limit = limit
         self.offset_param = offset_param
@@ -172,9 +170,7 @@ class OffsetLimitPaginator(BasePaginator):
 class PageNumberPaginator(BasePaginator):
     """`page=1,2,...`; ends on an empty page, or a page shorter than `page_size` when that is known."""
 
-    def __init__(
-        self, page_param: str = "page", *, start_page: int = 1, page_size: int | None = None
-    ) -> None:
+    def __init__(self, page_param: str = "page", *, start_page: int = 1, page_size: int | None = None) -> None:
         super().__init__()
         self.page_param = page_param
         self.page = start_page

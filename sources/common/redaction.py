@@ -35,9 +35,7 @@ _secrets: set[str] = set()
 _ordered: list[tuple[str, ...]] = [()]
 
 # `name=value` in a URL query or in `k=v` log text; `\b` keeps `monkey=` and `api_key_id=` out.
-_PARAM_RE = re.compile(
-    r"(?i)(?<![\w-])(" + "|".join(re.escape(p) for p in SENSITIVE_PARAMS) + r")=([^&\s#\"'<>,;)]+)"
-)
+_PARAM_RE = re.compile(r"(?i)(?<![\w-])(" + "|".join(re.escape(p) for p in SENSITIVE_PARAMS) + r")=([^&\s#\"'<>,;)]+)")
 _BEARER_RE = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 

@@ -41,9 +41,7 @@ class DateWindow:
         object.__setattr__(self, "start", _as_date(self.start, "start"))
         object.__setattr__(self, "end", _as_date(self.end, "end"))
         if self.start > self.end:
-            raise ConfigError(
-                f"The date range starts on {self.start}, after its end {self.end}: swap or fix them."
-            )
+            raise ConfigError(f"The date range starts on {self.start}, after its end {self.end}: swap or fix them.")
 
     @property
     def days(self) -> int:
@@ -61,18 +59,14 @@ class DateWindow:
         return str(self.start) if self.days == 1 else f"{self.start}..{self.end}"
 
 
-def plan_windows(
-    start: dt.date, end: dt.date, *, max_points: int, points_per_day: float = 1
-) -> list[DateWindow]:
+def plan_windows(start: dt.date, end: dt.date, *, max_points: int, points_per_day: float = 1) -> list[DateWindow]:
     """The fewest contiguous windows covering `start..end` (inclusive), each within `max_points`.
 
     `points_per_day` is what one day costs: 1 for daily series, 24 for hourly buckets, 1/7 for weekly.
     """
     whole = DateWindow(start, end)
     if max_points < 1 or points_per_day <= 0:
-        raise ConfigError(
-            f"A window plan needs positive limits, got max_points={max_points}, {points_per_day}/day."
-        )
+        raise ConfigError(f"A window plan needs positive limits, got max_points={max_points}, {points_per_day}/day.")
     days_per_window = math.floor(max_points / points_per_day + 1e-9)
     if days_per_window < 1:
         raise ConfigError(
@@ -114,9 +108,7 @@ def fetch_with_split(
         ) from refused
     RUN_STATS.add_split(vendor)
     first, second = window.halves()
-    logger.info(
-        "%s %s: %s over the vendor limit, splitting into %s and %s", vendor, what, window, first, second
-    )
+    logger.info("%s %s: %s over the vendor limit, splitting into %s and %s", vendor, what, window, first, second)
     return fetch_with_split(first, fetch, vendor=vendor, what=what) + fetch_with_split(
         second, fetch, vendor=vendor, what=what
     )

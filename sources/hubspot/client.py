@@ -7,6 +7,7 @@ import httpx
 from sources.common.auth import BearerAuth, QueryTokenAuth
 from sources.common.client import ApiClient
 from sources.common.errors import QuotaExhaustedError
+from sources.common.factory import make_client
 from sources.common.ratelimit import RateLimiter
 
 from . import settings
@@ -37,7 +38,7 @@ def classify(response: httpx.Response) -> Exception | None:
 
 
 def _client(base_url: str, auth: httpx.Auth) -> ApiClient:
-    return ApiClient(
+    return make_client(
         settings.VENDOR, base_url, auth, rate_limiter=_LIMITER, classify=classify, credentials_hint=TOKEN_HINT
     )
 

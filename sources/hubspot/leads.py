@@ -34,6 +34,7 @@ from sources.common.paginators import paginate
 from . import settings
 from .leads_flatten import (
     EVENTS_TABLE,
+    KEY_COLUMNS,
     LEADS_TABLE,
     TOMBSTONE,
     VALUES_TABLE,
@@ -150,7 +151,7 @@ class FlattenLeadsPages(ItemTransform[Any]):
         would fail). Either way dlt's normalizer gets the batch: it coerces or makes a variant column.
         """
         try:
-            table = rows_to_arrow(rows)
+            table = rows_to_arrow(rows, KEY_COLUMNS[table_name])
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
             return self._fallback(table_name, rows, f"mixed value types ({str(exc)[:160]})")
         bad = incompatible_columns(table, _known_types(table_name))
@@ -199,7 +200,7 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
     resource.apply_hints(
         table_name=EVENTS_TABLE,
         write_disposition=DELETE_INSERT,
-        primary_key=["lead_guid", "position"],
+        primary_key=list(KEY_COLUMNS[EVENTS_TABLE]),
         merge_key="lead_guid",
         columns=_bool_hard_delete(TOMBSTONE),
         create_table_variant=True,
@@ -207,13 +208,15 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
     resource.apply_hints(
         table_name=VALUES_TABLE,
         write_disposition=DELETE_INSERT,
-        primary_key=["lead_guid", "event_position", "position"],
+        primary_key=list(KEY_COLUMNS[VALUES_TABLE]),
         merge_key="lead_guid",
         columns=_bool_hard_delete(TOMBSTONE),
         create_table_variant=True,
     )
     lead_columns: dict[str, TColumnSchema] = {
-        "last_modified_at": {"name": "last_modified_at", "data_type": "timestamp", "dedup_sort": "desc"},
+        # Declared under the raw name: the incremental hints its cursor column by that name, and both
+        # normalize to `last_modified_at` (two entries would collide with a warning on every run).
+        CURSOR_FIELD: {"name": CURSOR_FIELD, "data_type": "timestamp", "dedup_sort": "desc"},
         "is_deleted": {"name": "is_deleted", "data_type": "bool"},
         **_DLT_COLUMNS,
     }
@@ -221,7 +224,7 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
         lead_columns.update(_bool_hard_delete("is_deleted"))
     resource.apply_hints(
         write_disposition=DELETE_INSERT,
-        primary_key=KEY_FIELD,
+        primary_key=list(KEY_COLUMNS[LEADS_TABLE]),
         columns=lead_columns,
     )
 

@@ -45,6 +45,12 @@ VALUES_TABLE = "hubspot_leads__lead_conversion_events__form_submission_values"
 
 EVENTS_FIELD = "leadConversionEvents"  # hubspot-leads-api.txt: the lead's array of conversion events
 VALUES_FIELD = "formSubmissionValues"  # hubspot-leads-api.txt: the fields of each event's form
+# Each table's primary key: the merge deduplicates on it, and arrow batches declare it NOT NULL to match.
+KEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    LEADS_TABLE: ("guid",),
+    EVENTS_TABLE: ("lead_guid", "position"),
+    VALUES_TABLE: ("lead_guid", "event_position", "position"),
+}
 TOMBSTONE = "_tombstone"
 TOMBSTONE_POSITION = -1
 
@@ -148,7 +154,7 @@ def _epoch_ms_to_timestamp(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.equal(micros, 0), pa.scalar(None, pa.int64()), micros).cast(TIMESTAMP_TYPE)
 
 
-def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
+def rows_to_arrow(rows: list[dict[str, Any]], not_null: tuple[str, ...] = ()) -> pa.Table:
     """Rows → arrow table with epoch-ms columns as timestamps. Raises pa.ArrowException on mixed types.
 
     Columns are the union over all rows (a key missing from a row is NULL), so a field the vendor omits
@@ -167,6 +173,9 @@ def rows_to_arrow(rows: list[dict[str, Any]]) -> pa.Table:
                 continue
         if pa.types.is_integer(column.type) or pa.types.is_null(column.type):
             table = table.set_column(index, name, _epoch_ms_to_timestamp(column))
+    if not_null:  # key columns: agree with the schema's NOT NULL so dlt has no hint conflict to report
+        fields = [f.with_nullable(False) if f.name in not_null else f for f in table.schema]
+        table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
     return table
 
 

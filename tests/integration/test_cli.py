@@ -19,6 +19,12 @@ BAD_INPUT = [
     pytest.param(["run", "--sources", " , "], "--sources is empty", id="empty-sources"),
     pytest.param(["run", "--destination", "oracle"], "Unknown destination 'oracle'", id="unknown-destination"),
     pytest.param(["run", "--sources", "attributionhub"], "not available", id="source-not-built"),
+    pytest.param(["run", "--destination", "postgres"], "DESTINATION__POSTGRES__CREDENTIALS", id="no-postgres-creds"),
+    pytest.param(
+        ["backfill", "--start", "2026-11-01", "--end", "2026-11-02", "--destination", "bigquery"],
+        "BigQuery client is not installed",
+        id="no-bigquery-client",
+    ),
 ]
 
 

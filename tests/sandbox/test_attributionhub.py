@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
@@ -77,9 +76,7 @@ def truth(
     hi = pendulum.parse(end).date().toordinal()
     today = config.today.toordinal()
     sessions = [
-        s
-        for s in sessions_for_days(config, lo, hi)
-        if all(getattr(s, k) == v for k, v in session_filters.items())
+        s for s in sessions_for_days(config, lo, hi) if all(getattr(s, k) == v for k, v in session_filters.items())
     ]
     records = Counter()
     for s in sessions:
@@ -275,9 +272,7 @@ def test_no_results_is_a_200_message() -> None:
 
 def test_default_window_is_30_days_ending_now() -> None:
     default = [r for page in walk({}) for r in page["records"]]
-    explicit = [
-        r for page in walk({"start_date": "2026-10-21", "end_date": "2026-11-19"}) for r in page["records"]
-    ]
+    explicit = [r for page in walk({"start_date": "2026-10-21", "end_date": "2026-11-19"}) for r in page["records"]]
     assert default == explicit
     assert min(r["timestamp"] for r in default) >= "2026-10-21 00:00:00"
     assert post(CONVERSIONS, {"start_date": "2026-10-20", "end_date": "2026-11-19"})[1]["pagination"][
@@ -286,9 +281,7 @@ def test_default_window_is_30_days_ending_now() -> None:
 
 
 def test_date_only_end_covers_the_whole_day_and_iso_is_exact() -> None:
-    whole = [
-        r for page in walk({"start_date": "2026-11-18", "end_date": "2026-11-18"}) for r in page["records"]
-    ]
+    whole = [r for page in walk({"start_date": "2026-11-18", "end_date": "2026-11-18"}) for r in page["records"]]
     assert max(r["timestamp"] for r in whole) > "2026-11-18 12:00:00"
     assert min(r["timestamp"] for r in whole) >= "2026-11-18 00:00:00"
     morning = {"start_date": "2026-11-18T00:00:00Z", "end_date": "2026-11-18T12:00:00Z"}
@@ -310,15 +303,11 @@ def test_late_conversions_appear_after_the_clock_moves() -> None:
     assert early and sum(early.values()) < sum(later.values())  # the same query finds more records
     assert not early - later  # nothing disappears
     assert later == settled  # late_conversion_days=2: settled two days after the last day
-    assert (
-        post(CONVERSIONS, day, config=replace(CONFIG, today=pendulum.date(2026, 11, 10)))[1] == NO_CONVERSIONS
-    )
+    assert post(CONVERSIONS, day, config=replace(CONFIG, today=pendulum.date(2026, 11, 10)))[1] == NO_CONVERSIONS
 
 
 def test_same_request_same_bytes() -> None:
-    assert (
-        call(CONVERSIONS, {**WINDOW, "offset": 50}).body == call(CONVERSIONS, {**WINDOW, "offset": 50}).body
-    )
+    assert call(CONVERSIONS, {**WINDOW, "offset": 50}).body == call(CONVERSIONS, {**WINDOW, "offset": 50}).body
     assert call(INSIGHTS, WINDOW).body == call(INSIGHTS, WINDOW).body
 
 
@@ -346,9 +335,7 @@ def test_monthly_quota_is_429_without_retry_after() -> None:
 
 def test_unauthenticated_requests_do_not_use_quota() -> None:
     sim, config = AttributionHubSim(), replace(CONFIG, attributionhub_monthly_quota=1)
-    assert (
-        call(CONVERSIONS, sim=sim, config=config, headers={"Content-Type": "application/json"}).status == 401
-    )
+    assert call(CONVERSIONS, sim=sim, config=config, headers={"Content-Type": "application/json"}).status == 401
     assert call(CONVERSIONS, sim=sim, config=config).status == 200
 
 
@@ -373,10 +360,7 @@ def test_insights_are_internally_consistent(body: dict[str, Any]) -> None:
         100 * users["total_converted_users"] / users["total_users"], abs=0.005
     )
     assert users["avg_sessions_per_user"] >= 1
-    assert (
-        sessions["total_converting_sessions"] + sessions["total_drop_off_sessions"]
-        <= sessions["total_sessions"]
-    )
+    assert sessions["total_converting_sessions"] + sessions["total_drop_off_sessions"] <= sessions["total_sessions"]
     bins = conv["conversion_timeline_bins"]
     assert list(bins["counts"]) == ["0-1 days", "1-3 days", "3-7 days", "7+ days"]
     assert sum(bins["counts"].values()) == users["total_converted_users"]
@@ -438,35 +422,17 @@ def test_quota_counting_is_thread_safe() -> None:
 # --- over HTTP (the shared sandbox server) ----------------------------------------------------------------
 
 
-@pytest.fixture
-def server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The suite's ``sandbox`` fixture when tests/conftest.py provides it, else a server of our own."""
-    try:
-        yield request.getfixturevalue("sandbox")
-    except pytest.FixtureLookupError:
-        from sandbox.server import SandboxServer
-
-        with SandboxServer(CONFIG) as own:
-            yield own
-
-
-def test_over_http_auth_pagination_and_no_results(server: Any) -> None:
-    url = server.base_url + CONVERSIONS
+def test_over_http_auth_pagination_and_no_results(sandbox: Any) -> None:
+    url = sandbox.base_url + CONVERSIONS
     page = httpx.post(url, json=WINDOW, headers={"Authentication": ATTRIBUTIONHUB_KEY})
     assert page.status_code == 200 and page.headers["content-type"].startswith("application/json")
     first = page.json()
     assert len(first["records"]) == 50 and first["pagination"]["has_more"] is True
-    nxt = httpx.post(
-        url, json={**WINDOW, "offset": 50}, headers={"Authentication": ATTRIBUTIONHUB_KEY}
-    ).json()
+    nxt = httpx.post(url, json={**WINDOW, "offset": 50}, headers={"Authentication": ATTRIBUTIONHUB_KEY}).json()
     assert not {key(r) for r in first["records"]} & {key(r) for r in nxt["records"]}
     assert httpx.post(url, json=WINDOW, headers={"Authorization": ATTRIBUTIONHUB_KEY}).status_code == 401
     assert httpx.get(url, headers={"Authentication": ATTRIBUTIONHUB_KEY}).status_code == 405
-    empty = httpx.post(
-        url, json={**WINDOW, "source": "Google.com"}, headers={"Authentication": ATTRIBUTIONHUB_KEY}
-    )
+    empty = httpx.post(url, json={**WINDOW, "source": "Google.com"}, headers={"Authentication": ATTRIBUTIONHUB_KEY})
     assert (empty.status_code, empty.json()) == (200, NO_CONVERSIONS)
-    insights = httpx.post(
-        server.base_url + INSIGHTS, json=WINDOW, headers={"Authentication": ATTRIBUTIONHUB_KEY}
-    )
+    insights = httpx.post(sandbox.base_url + INSIGHTS, json=WINDOW, headers={"Authentication": ATTRIBUTIONHUB_KEY})
     assert insights.status_code == 200 and "overall_metrics" in insights.json()

@@ -4,7 +4,6 @@ facts.md ("Assumed Humblytics response shapes"). Each would fail if the sim were
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -26,9 +25,7 @@ def call(
     target: str, *, headers: dict[str, str] | None = None, config: SandboxConfig = CONFIG, method: str = "GET"
 ) -> SandboxResponse:
     path = target if target.startswith("/") else BASE + target
-    return HumblyticsSim().handle(
-        SandboxRequest.build(method, path, AUTH if headers is None else headers), config
-    )
+    return HumblyticsSim().handle(SandboxRequest.build(method, path, AUTH if headers is None else headers), config)
 
 
 def get(target: str, **kwargs: Any) -> tuple[int, Any]:
@@ -107,9 +104,7 @@ def test_end_is_exclusive_and_the_trailing_bucket_is_empty() -> None:
 def test_bucket_limit_500_vs_501_hourly() -> None:
     start = pendulum.datetime(2026, 6, 1)
     fmt = "YYYY-MM-DDTHH:mm:ss[Z]"
-    at_limit = ok(
-        f"traffic/trends?granularity=hour&start={start.format(fmt)}&end={start.add(hours=499).format(fmt)}"
-    )
+    at_limit = ok(f"traffic/trends?granularity=hour&start={start.format(fmt)}&end={start.add(hours=499).format(fmt)}")
     assert at_limit["meta"]["bucket_count"] == 500 and len(at_limit["data"]) == 500
     message = invalid(
         f"traffic/trends?granularity=hour&start={start.format(fmt)}&end={start.add(hours=500).format(fmt)}"
@@ -151,9 +146,7 @@ def test_unparseable_requests_are_400(query: str) -> None:
     invalid(f"traffic/trends?{query}")
 
 
-@pytest.mark.parametrize(
-    "endpoint", ["traffic/breakdown", "clicks/breakdown", "forms/breakdown", "clicks/details"]
-)
+@pytest.mark.parametrize("endpoint", ["traffic/breakdown", "clicks/breakdown", "forms/breakdown", "clicks/details"])
 @pytest.mark.parametrize("limit", ["51", "0", "-1", "ten", "10.5"])
 def test_limit_above_50_is_refused_not_clamped(endpoint: str, limit: str) -> None:
     invalid(f"{endpoint}?{OCTOBER}&limit={limit}&page=%2Fpricing%2F")
@@ -167,9 +160,7 @@ def test_limit_50_is_accepted() -> None:
 
 
 def test_spring_forward_day_has_23_hours() -> None:
-    body = ok(
-        "traffic/trends?granularity=hour&timezone=America/New_York&start=2026-03-08&end=2026-03-08T23:00:00"
-    )
+    body = ok("traffic/trends?granularity=hour&timezone=America/New_York&start=2026-03-08&end=2026-03-08T23:00:00")
     buckets = [pendulum.parse(row["bucket"]) for row in body["data"]]
     assert body["meta"]["bucket_count"] == 23 == len(buckets)
     assert buckets[0] == pendulum.datetime(2026, 3, 8, 5)
@@ -182,9 +173,7 @@ def test_spring_forward_day_has_23_hours() -> None:
 
 
 def test_fall_back_day_has_25_hours() -> None:
-    body = ok(
-        "traffic/trends?granularity=hour&timezone=America/New_York&start=2026-11-01&end=2026-11-01T23:00:00"
-    )
+    body = ok("traffic/trends?granularity=hour&timezone=America/New_York&start=2026-11-01&end=2026-11-01T23:00:00")
     assert body["meta"]["bucket_count"] == 25
 
 
@@ -201,9 +190,7 @@ def test_day_buckets_follow_local_midnight_across_dst() -> None:
 def test_week_and_month_buckets() -> None:
     weeks = ok(f"traffic/trends?granularity=week&{OCTOBER}")["data"]
     assert [pendulum.parse(r["bucket"]).day_of_week for r in weeks] == [pendulum.MONDAY] * len(weeks)
-    months = ok("traffic/trends?granularity=month&timezone=Europe/Berlin&start=2026-01-01&end=2026-06-01")[
-        "data"
-    ]
+    months = ok("traffic/trends?granularity=month&timezone=Europe/Berlin&start=2026-01-01&end=2026-06-01")["data"]
     assert months[0]["bucket"] == "2025-12-31T23:00:00.000Z"  # CET
     assert months[4]["bucket"] == "2026-04-30T22:00:00.000Z"  # CEST
 
@@ -262,10 +249,7 @@ def test_traffic_breakdown_segments() -> None:
 
 def test_breakdown_has_no_paging() -> None:
     """Nothing in the document pages segment rows; a `page` parameter changes nothing."""
-    assert (
-        call(f"traffic/breakdown?{OCTOBER}&limit=2&page=2").body
-        == call(f"traffic/breakdown?{OCTOBER}&limit=2").body
-    )
+    assert call(f"traffic/breakdown?{OCTOBER}&limit=2&page=2").body == call(f"traffic/breakdown?{OCTOBER}&limit=2").body
 
 
 @pytest.mark.parametrize(
@@ -301,29 +285,15 @@ def test_clicks_details_only_count_the_page() -> None:
     assert len(targets) == 2
     full = ok(f"clicks/details?{OCTOBER}&page=%2Fpricing%2F")["data"]
     assert sum(t["share"] for t in full["targets"]) == pytest.approx(1, abs=0.001)
-    pricing = next(
-        p for p in ok(f"clicks/breakdown?{OCTOBER}&limit=50")["data"]["pages"] if p["page"] == "/pricing/"
-    )
+    pricing = next(p for p in ok(f"clicks/breakdown?{OCTOBER}&limit=50")["data"]["pages"] if p["page"] == "/pricing/")
     assert sum(t["clicks"] for t in full["trend"]) == pricing["clicks"]
 
 
 # --- over HTTP (the shared sandbox server) ----------------------------------------------------------------
 
 
-@pytest.fixture
-def server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The suite's ``sandbox`` fixture when tests/conftest.py provides it, else a server of our own."""
-    try:
-        yield request.getfixturevalue("sandbox")
-    except pytest.FixtureLookupError:
-        from sandbox.server import SandboxServer
-
-        with SandboxServer(CONFIG) as own:
-            yield own
-
-
-def test_over_http_published_sample_and_errors(server: Any) -> None:
-    base = f"{server.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}"
+def test_over_http_published_sample_and_errors(sandbox: Any) -> None:
+    base = f"{sandbox.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}"
     params = {
         "start": "2024-05-01",
         "end": "2024-05-07",
@@ -339,14 +309,14 @@ def test_over_http_published_sample_and_errors(server: Any) -> None:
         7,
     )
     assert httpx.get(f"{base}/traffic/trends", params=params).status_code == 401
-    other = f"{server.url_for('humblytics')}/properties/someone-else/traffic/trends"
+    other = f"{sandbox.url_for('humblytics')}/properties/someone-else/traffic/trends"
     assert httpx.get(other, params=params, headers=AUTH).json()["error"] == "forbidden"
     too_many = httpx.get(f"{base}/traffic/breakdown", params={**params, "limit": "51"}, headers=AUTH)
     assert (too_many.status_code, too_many.json()["error"]) == (400, "invalid_request")
 
 
-def test_over_http_details_page_is_url_decoded(server: Any) -> None:
-    base = f"{server.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}"
+def test_over_http_details_page_is_url_decoded(sandbox: Any) -> None:
+    base = f"{sandbox.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}"
     raw = httpx.get(f"{base}/forms/details?{OCTOBER}&page=%2Fcontact%20us%2F", headers=AUTH).json()
     encoded = httpx.get(
         f"{base}/forms/details",

@@ -66,7 +66,8 @@ def postgres_server() -> Iterator[str]:
             created = run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "loader", "analytics"])
             if created.returncode != 0:
                 raise PostgresUnavailable(f"createdb failed: {created.stderr.strip()[:300]}")
-            yield f"postgresql://loader@127.0.0.1:{port}/analytics"
+            # trust auth ignores the password, but dlt requires one in the credentials
+            yield f"postgresql://loader:loader@127.0.0.1:{port}/analytics"
         finally:
             run([str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"])
             time.sleep(0.1)

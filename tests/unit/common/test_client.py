@@ -63,9 +63,7 @@ def test_post_json_sends_orjson_body_with_dates(make_client):
         (501, LimitExceededError),
     ],
 )
-def test_non_retried_statuses_raise_typed_error_after_one_request(
-    make_client, fake_sleep, status, error_type
-):
+def test_non_retried_statuses_raise_typed_error_after_one_request(make_client, fake_sleep, status, error_type):
     body = {"status": "error", "message": "nope", "errorType": "RESULT_POINT_LIMIT_EXCEEDED"}
     client, script = make_client(httpx.Response(status, json=body, headers={"x-request-id": "req-42"}))
     with pytest.raises(error_type) as caught:
@@ -82,17 +80,13 @@ def test_non_retried_statuses_raise_typed_error_after_one_request(
     assert err.vendor_message == "RESULT_POINT_LIMIT_EXCEEDED: nope"
     assert err.url == "https://api.example.test/analytics/v2/reports/sources/daily"
     message = str(err)
-    assert (
-        message.startswith("hubspot ") and f"({status})" in message and "analytics/sources/daily" in message
-    )
+    assert message.startswith("hubspot ") and f"({status})" in message and "analytics/sources/daily" in message
     assert message.endswith(".") and "\n" not in message
 
 
 def test_401_message_names_the_credentials_to_check(make_client):
     client, _ = make_client(httpx.Response(401), credentials_hint="SOURCES__HUBSPOT__ACCESS_TOKEN")
-    with pytest.raises(
-        AuthError, match=r"hubspot rejected the credentials \(401\) on leads: check SOURCES__HUBSPOT"
-    ):
+    with pytest.raises(AuthError, match=r"hubspot rejected the credentials \(401\) on leads: check SOURCES__HUBSPOT"):
         client.get_json("/leads/v1/list", endpoint="leads")
 
 
@@ -143,9 +137,7 @@ def test_exponential_backoff_without_retry_after_and_bounded_attempts(make_clien
 
 
 def test_backoff_is_capped_and_jittered_within_cap(make_client, fake_sleep):
-    policy = RetryPolicy(
-        max_attempts=8, max_total_wait_s=1000, backoff_base_s=1, backoff_max_s=5, jitter=True
-    )
+    policy = RetryPolicy(max_attempts=8, max_total_wait_s=1000, backoff_base_s=1, backoff_max_s=5, jitter=True)
     client, _ = make_client(httpx.Response(500), retry=policy)
     with pytest.raises(RetriesExhaustedError):
         client.get_json("/x")
@@ -155,9 +147,7 @@ def test_backoff_is_capped_and_jittered_within_cap(make_client, fake_sleep):
 
 
 def test_total_wait_budget_ends_retries_early(make_client, fake_sleep):
-    policy = RetryPolicy(
-        max_attempts=50, max_total_wait_s=10, backoff_base_s=1, backoff_max_s=30, jitter=False
-    )
+    policy = RetryPolicy(max_attempts=50, max_total_wait_s=10, backoff_base_s=1, backoff_max_s=30, jitter=False)
     client, _ = make_client(httpx.Response(502), retry=policy)
     with pytest.raises(RetriesExhaustedError):
         client.get_json("/x")
@@ -186,9 +176,7 @@ def test_classify_turns_a_429_terminal(make_client, fake_sleep):
         return None
 
     body = {"error": "API monthly limit exceeded.", "limit": 5000, "used": 5000, "domain": "example.com"}
-    client, script = make_client(
-        httpx.Response(429, json=body), OK, vendor="attributionhub", classify=classify
-    )
+    client, script = make_client(httpx.Response(429, json=body), OK, vendor="attributionhub", classify=classify)
     with pytest.raises(QuotaExhaustedError):
         client.post_json("/api/v1/conversions", endpoint="conversions", json={})
     assert len(script.requests) == 1
@@ -349,8 +337,6 @@ def test_retry_warnings_log_the_redacted_url(make_client, caplog):
 
 
 def test_repr_of_client_hides_nothing_secret():
-    client = ApiClient(
-        "hubspot", "https://api.example.test?hapikey=abc123", QueryTokenAuth("access_token", SECRET)
-    )
+    client = ApiClient("hubspot", "https://api.example.test?hapikey=abc123", QueryTokenAuth("access_token", SECRET))
     assert "abc123" not in repr(client) and SECRET not in repr(client)
     client.close()

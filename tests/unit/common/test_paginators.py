@@ -45,9 +45,7 @@ def breakdowns(payload):
 def test_offset_total_one_page(make_client):
     body = {"offset": 2, "total": 2, "totals": {}, "breakdowns": [{"breakdown": "a"}, {"breakdown": "b"}]}
     client, script = make_client(httpx.Response(200, json=body))
-    got = pages(
-        client, params={"start": "20260101"}, paginator=OffsetTotalPaginator(limit=350), records=breakdowns
-    )
+    got = pages(client, params={"start": "20260101"}, paginator=OffsetTotalPaginator(limit=350), records=breakdowns)
     assert got == [[{"breakdown": "a"}, {"breakdown": "b"}]]
     assert len(script.requests) == 1
     assert dict(script.requests[0].url.params) == {"start": "20260101", "offset": "0", "limit": "350"}
@@ -135,12 +133,8 @@ def test_records_processed_session_mode_follows_records_processed_through_empty_
 
 
 def test_records_processed_no_results_message_ends_paging(make_client):
-    client, _ = make_client(
-        httpx.Response(200, json={"message": "No conversions matched the given filters."})
-    )
-    got = pages(
-        client, "POST", paginator=RecordsProcessedPaginator(session_filtered=True), records=ah_records
-    )
+    client, _ = make_client(httpx.Response(200, json={"message": "No conversions matched the given filters."}))
+    got = pages(client, "POST", paginator=RecordsProcessedPaginator(session_filtered=True), records=ah_records)
     assert got == [[]]
 
 

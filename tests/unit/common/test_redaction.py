@@ -18,9 +18,7 @@ def test_registered_secret_masked_raw_and_url_encoded():
     assert "s3cr3t" not in redact("https://x.test/?q=s3cr3t%2Fwith%2Bchars")
 
 
-@pytest.mark.parametrize(
-    "name", ["access_token", "token", "key", "api_key", "apikey", "hapikey", "ACCESS_TOKEN"]
-)
+@pytest.mark.parametrize("name", ["access_token", "token", "key", "api_key", "apikey", "hapikey", "ACCESS_TOKEN"])
 def test_credential_query_values_masked_even_unregistered(name):
     url = f"https://api.hubapi.com/leads/v1/list?max=1&{name}=unregistered-value-1&offset=0"
     assert redact_url(url) == f"https://api.hubapi.com/leads/v1/list?max=1&{name}=***&offset=0"

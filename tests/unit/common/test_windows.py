@@ -110,9 +110,7 @@ def test_fetch_with_split_one_day_failure_names_what_and_day():
         raise limit_error()
 
     with pytest.raises(LimitExceededError) as caught:
-        fetch_with_split(
-            DateWindow(D(2026, 1, 1), D(2026, 1, 2)), fetch, vendor="hubspot", what="pages report"
-        )
+        fetch_with_split(DateWindow(D(2026, 1, 1), D(2026, 1, 2)), fetch, vendor="hubspot", what="pages report")
     err = caught.value
     message = str(err)
     assert "pages report" in message and "2026-01-01" in message

@@ -42,7 +42,7 @@ def test_leads_table_merges_on_guid_and_keeps_soft_deletes_by_default() -> None:
     assert table["x-merge-strategy"] == "delete-insert"  # type: ignore[typeddict-item]
     assert columns_with(table, "primary_key") == {"guid"}
     assert columns_with(table, "hard_delete") == set()
-    assert columns_with(table, "dedup_sort") == {"last_modified_at"}
+    assert columns_with(table, "dedup_sort") == {"lastModifiedAt"}  # normalized to last_modified_at on load
 
 
 def test_hard_delete_marks_is_deleted() -> None:

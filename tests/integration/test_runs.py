@@ -1,0 +1,71 @@
+"""End-to-end runs through the CLI: one failing source does not stop the others, status reports cursors,
+and configuration mistakes found while building sources are refused before state or requests."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_a_failing_source_is_reported_and_the_others_load(sandbox, warehouse, cli, monkeypatch) -> None:
+    """Leads answer 503 for the whole run: analytics still lands; exit 1 with one sentence; a rerun catches up."""
+    monkeypatch.setenv("MARKETING_ELT__HTTP__MAX_ATTEMPTS", "2")
+    monkeypatch.setenv("MARKETING_ELT__HTTP__BACKOFF_BASE_S", "0.01")
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["totals"]')
+    sandbox.set_faults("hubspot_leads:status=503")
+
+    failed = cli("run")
+
+    assert failed.code == 1
+    errors = [line for line in failed.err.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: hubspot_leads: hubspot kept failing on leads/list (HTTP 503, 2 attempts): try again later."
+    ]
+    assert "Traceback" not in failed.err
+    assert "hubspot_analytics: ok" in failed.out and "hubspot_leads: FAILED" in failed.out
+    assert warehouse.count("hubspot_analytics_totals") == 10  # 2026-11-10 .. 2026-11-19
+    with pytest.raises(Exception, match="hubspot_leads"):
+        warehouse.count("hubspot_leads")
+
+    sandbox.set_faults(None)
+    rerun = cli("run", "--sources", "hubspot_leads")
+    assert rerun.code == 0, rerun.err
+    assert warehouse.count("hubspot_leads") > 0
+
+
+def test_status_shows_cursor_and_rows_after_a_nightly(sandbox, warehouse, cli, monkeypatch) -> None:
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["totals"]')
+    assert cli("run").code == 0
+    status = cli("status")
+    assert status.code == 0
+    assert "hubspot_analytics_totals  date    2026-11-19" in status.out
+    leads = warehouse.count("hubspot_leads")
+    assert any(line.split()[:2] == ["hubspot_leads", str(leads)] for line in status.out.splitlines())
+    assert "lastModifiedAt  2026-11-19T" in status.out  # epoch ms shown as a UTC timestamp
+    # arrow batches skip dlt's normalizer; config still stamps each row with its load id
+    assert warehouse.query("SELECT COUNT(*) FROM marketing.hubspot_leads WHERE _dlt_load_id IS NULL") == [(0,)]
+
+
+def test_status_before_any_run_creates_nothing(sandbox, warehouse, cli) -> None:
+    status = cli("status")
+    assert status.code == 0
+    assert "never run" in status.out
+    assert not warehouse.path.exists()
+    assert sandbox.request_log == []
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "needle"),
+    [
+        ("SOURCES__HUBSPOT__REPORTS", '["totals", "nope"]', "nope"),
+        ("SOURCES__HUBSPOT__LOOKBACK_DAYS", "-1", "lookback_days"),
+        ("MARKETING_ELT__HTTP__MAX_ATTEMPTS", "0", "MARKETING_ELT__HTTP__MAX_ATTEMPTS"),
+    ],
+)
+def test_bad_source_config_is_refused_before_state(sandbox, warehouse, cli, monkeypatch, env, value, needle) -> None:
+    monkeypatch.setenv(env, value)
+    result = cli("run", "--sources", "hubspot_analytics")
+    assert result.code == 2
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.err
+    assert sandbox.request_log == []
+    assert not warehouse.data_dir.exists()
