@@ -130,10 +130,17 @@ def _run(specs: list[registry.SourceSpec], destination: str, date_range: DateRan
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
+    from sandbox.faults import FaultSpecError, parse_spec
     from sandbox.server import serve
     from sources.common.dates import parse_date
+    from sources.common.errors import ConfigError
 
     today = parse_date(args.today, "--today") if args.today else None
+    if args.faults:
+        try:
+            parse_spec(args.faults)
+        except FaultSpecError as exc:
+            raise ConfigError(f"--faults is not a fault spec ({exc}): see README, section Sandbox.") from None
     serve(port=args.port, today=today, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults)
     return EXIT_OK
 

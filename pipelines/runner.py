@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
+from dlt.common.configuration.exceptions import ConfigValueCannotBeCoercedException
 from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.sources import DltSource
 
@@ -72,6 +73,13 @@ def prepare(specs: list[SourceSpec], backfill: DateRange | None = None) -> list[
             ours = find_cause(exc, MarketingEltError)
             if ours is not None:
                 raise ours from None
+            bad_value = find_cause(exc, ConfigValueCannotBeCoercedException)
+            if bad_value is not None:
+                raise ConfigError(
+                    f"{spec.name}: {spec.env_var(bad_value.field_name)} (or [sources.{spec.section}] "
+                    f"{bad_value.field_name}) has a value of the wrong type; lists are JSON, e.g. "
+                    '\'["totals", "sources"]\'.'
+                ) from None
             raise ConfigError(f"{spec.name} could not be configured: {redact(str(exc)).splitlines()[0]}") from None
     return prepared
 

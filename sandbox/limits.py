@@ -56,11 +56,12 @@ class RollingWindow:
 class VendorLimits:
     """The rate-limit windows of one server, keyed by the simulator name that draws from them."""
 
-    def __init__(self, config: SandboxConfig) -> None:
-        hubspot = RollingWindow(*config.hubspot_rate_limit)
+    def __init__(self, config: SandboxConfig, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock`` is for tests that must not depend on how fast a loaded machine sends requests."""
+        hubspot = RollingWindow(*config.hubspot_rate_limit, clock=clock)
         self._windows: dict[str, RollingWindow] = {"hubspot_analytics": hubspot, "hubspot_leads": hubspot}
         if config.humblytics_rate_limit:
-            self._windows["humblytics"] = RollingWindow(*config.humblytics_rate_limit)
+            self._windows["humblytics"] = RollingWindow(*config.humblytics_rate_limit, clock=clock)
 
     def check(self, vendor: str) -> SandboxResponse | None:
         """A 429 in the vendor's own words when its window is full, else None (and the request counts)."""

@@ -252,7 +252,7 @@ class ApiClient:
         try:
             response = self._http.send(request)  # reads the whole body: a dropped connection raises here
         except httpx.TransportError as exc:
-            return _Failure(reason=f"{type(exc).__name__} ({truncate(redact(exc), 120)})")
+            return _Failure(reason=f"{type(exc).__name__} ({truncate(redact(exc), 120)})", url=redact_url(request.url))
         url = redact_url(response.request.url)
         terminal = self._terminal_error(response, endpoint, url)
         if terminal is not None:

@@ -73,3 +73,9 @@ def test_top_level_help_lists_every_command() -> None:
 def test_python_dash_m_and_console_script_agree() -> None:
     module = subprocess.run([sys.executable, "-m", "pipelines", "--help"], capture_output=True, text=True, check=True)
     assert module.stdout.startswith("usage: marketing-elt")
+
+
+def test_sandbox_refuses_a_bad_fault_spec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "--port", "0", "--faults", "hubspot_leads:explode"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --faults is not a fault spec") and "Traceback" not in err

@@ -232,7 +232,11 @@ def test_transient_errors_are_retried(sandbox: Any, loader: Loader, fault: str) 
     sandbox.set_faults(fault)
     loader.run()
     assert loader.days() == DAYS
-    assert RUN_STATS.snapshot()["retries"]["hubspot"] >= 1
+    status, count = fault.split("status=")[1].split(",count=")
+    # the faults were really served (and each was answered by one retry), then the same request succeeded
+    assert sandbox.stats()["by_vendor_status"]["hubspot_analytics"][status] == int(count)
+    assert [r["status"] for r in analytics_requests(sandbox, "totals/daily")] == [int(status)] * int(count) + [200]
+    assert RUN_STATS.snapshot()["retries"]["hubspot"] == int(count)
 
 
 def test_401_stops_with_one_sentence_without_the_token(sandbox: Any, loader: Loader) -> None:

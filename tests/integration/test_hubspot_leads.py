@@ -169,6 +169,7 @@ def test_many_pages_every_row_once_with_the_documented_query(loader: Loader, san
     assert_matches_sandbox(loader, want)
     requests = leads_requests(sandbox)
     assert len(requests) >= len(want) // 100 + 1
+    assert {r["status"] for r in requests} == {200}
     for request in requests:
         assert param(request, "max") == "100"  # the clamp: never more than the vendor serves
         assert param(request, "timePivot") == param(request, "sort") == "lastModifiedAt"
@@ -219,7 +220,11 @@ def test_transient_failures_are_retried_then_everything_loads(
     sandbox.set_faults(fault)  # the 429 comes without Retry-After
     loader.run()
     assert_matches_sandbox(loader, want)
-    assert RUN_STATS.snapshot()["retries"].get("hubspot", 0) >= 1
+    status, count = fault.split("status=")[1].split(",count=")
+    statuses = [r["status"] for r in leads_requests(sandbox)]
+    assert statuses[: int(count) + 1] == [int(status)] * int(count) + [200]  # the faults were really served
+    assert sandbox.stats()["by_vendor_status"]["hubspot_leads"][status] == int(count)
+    assert RUN_STATS.snapshot()["retries"].get("hubspot", 0) == int(count)
 
 
 @pytest.mark.sandbox_config(hubspot_token=CANARY, **SMALL)
@@ -364,7 +369,10 @@ def test_vendor_type_drift_is_absorbed(loader: Loader, sandbox: SandboxServer, f
     sandbox.set_today(pendulum.date(2026, 11, 20))
     loader.run(start_date="2026-11-01")  # a first load, types settle
     sandbox.set_faults(fault)
+    sandbox.reset_stats()
     loader.run()  # same window again through the drifted API: merge, no failure
+    drifted = [r for r in leads_requests(sandbox) if r["faults"] == ["type_change"]]
+    assert drifted and drifted[0]["status"] == 200  # the drift was really served
     assert loader.count(LEADS_TABLE, "last_modified_at >= TIMESTAMPTZ '2026-11-13 00:00:00+00'") == len(want)
     types = loader.column_types(LEADS_TABLE)
     assert types["score"] == "DOUBLE" and types["last_modified_at"] == "TIMESTAMP WITH TIME ZONE"

@@ -3,6 +3,7 @@ and configuration mistakes found while building sources are refused before state
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 
@@ -23,8 +24,9 @@ def test_a_failing_source_is_reported_and_the_others_load(sandbox, warehouse, cl
     assert "Traceback" not in failed.err
     assert "hubspot_analytics: ok" in failed.out and "hubspot_leads: FAILED" in failed.out
     assert warehouse.count("hubspot_analytics_totals") == 10  # 2026-11-10 .. 2026-11-19
-    with pytest.raises(Exception, match="hubspot_leads"):
+    with pytest.raises(duckdb.CatalogException, match="hubspot_leads"):
         warehouse.count("hubspot_leads")
+    assert sandbox.stats()["by_vendor_status"]["hubspot_leads"] == {"503": 2}  # MAX_ATTEMPTS, all faulted
 
     sandbox.set_faults(None)
     rerun = cli("run", "--sources", "hubspot_leads")
@@ -57,6 +59,7 @@ def test_status_before_any_run_creates_nothing(sandbox, warehouse, cli) -> None:
     ("env", "value", "needle"),
     [
         ("SOURCES__HUBSPOT__REPORTS", '["totals", "nope"]', "nope"),
+        ("SOURCES__HUBSPOT__REPORTS", "totals,sources", "lists are JSON"),
         ("SOURCES__HUBSPOT__LOOKBACK_DAYS", "-1", "lookback_days"),
         ("MARKETING_ELT__HTTP__MAX_ATTEMPTS", "0", "MARKETING_ELT__HTTP__MAX_ATTEMPTS"),
     ],

@@ -167,6 +167,8 @@ def test_record_shape_matches_the_sample() -> None:
 def test_email_is_only_present_if_captured() -> None:
     _, records = truth("2026-10-01", "2026-10-31")
     assert any(email is None for email, *_ in records), "some conversions have no captured email"
+    served = [r["email"] for page in walk(WINDOW) for r in page["records"]]
+    assert None in served and any(isinstance(email, str) and "@" in email for email in served)
 
 
 # --- pagination without session filters ----------------------------------------------------------------
@@ -228,11 +230,31 @@ def test_session_filtered_page_can_be_empty_with_has_more() -> None:
 
 
 def test_session_filtered_offset_is_a_session_offset() -> None:
+    sessions, _ = truth(WINDOW["start_date"], WINDOW["end_date"], source="google.com")
+    newest_first = sessions[::-1]  # the sim's order (module docstring: newest session first)
+    today = TODAY.toordinal()
+
+    def records_of(batch: list[Session]) -> list[tuple]:
+        return [
+            (
+                s.email if c.email_captured else None,
+                pendulum.from_timestamp(s.start).format("YYYY-MM-DD HH:mm:ss"),
+                c.page,
+                c.meta_type,
+                c.meta_id,
+            )
+            for s in batch
+            for c in s.visible_conversions(today)
+        ]
+
     first = post(CONVERSIONS, {**WINDOW, "source": "google.com"})[1]
     second = post(CONVERSIONS, {**WINDOW, "source": "google.com", "offset": 200})[1]
-    assert first["pagination"]["records_processed"] >= 200
-    # offset 200 skips 200 sessions, so its first records are the first page's records from batch two
-    assert second["records"][0] in first["records"] or first["pagination"]["records_processed"] == 200
+    first_end, second_end = first["pagination"]["records_processed"], second["pagination"]["records_processed"]
+    assert first_end > 200  # the scenario: offset 200 lands inside what the first page scanned
+    assert [key(r) for r in first["records"]] == records_of(newest_first[:first_end])
+    # offset 200 skips 200 SESSIONS (not 200 records): the page starts with the 201st session's conversions
+    assert [key(r) for r in second["records"]] == records_of(newest_first[200:second_end])
+    assert len(records_of(newest_first[:200])) != 200  # a record offset would land elsewhere
 
 
 # --- filters -------------------------------------------------------------------------------------------

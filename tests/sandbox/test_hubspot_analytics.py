@@ -14,7 +14,8 @@ import httpx
 import pendulum
 import pytest
 
-from sandbox.core import HUBSPOT_TOKEN
+from sandbox.core import HUBSPOT_TOKEN, SandboxRequest
+from sandbox.hubspot_analytics import parse_query
 from sandbox.server import SandboxServer
 
 AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
@@ -61,6 +62,20 @@ def test_missing_or_wrong_token_is_401(sandbox: SandboxServer, headers: dict[str
     assert response.status_code == 401
     assert response.json()["status"] == "error"
     assert response.json()["message"]
+
+
+def test_token_in_the_query_string_is_not_accepted(sandbox: SandboxServer) -> None:
+    """facts.md: analytics authenticates with `Authorization: Bearer` only (the query token is Leads v1's)."""
+    url = f"{sandbox.base_url}/analytics/v2/reports/sources/total"
+    params = {"start": "20261101", "end": "20261102"}
+    for name in ("access_token", "hapikey"):
+        assert httpx.get(url, params={**params, name: HUBSPOT_TOKEN}).status_code == 401
+
+
+def test_limit_defaults_to_350() -> None:
+    """facts.md: `limit` default 350. No simulated report has more breakdowns, so pin the parsed default."""
+    request = SandboxRequest.build("GET", "/analytics/v2/reports/pages/total?start=20261101&end=20261102")
+    assert parse_query(request, "pages", "total").limit == 350
 
 
 @pytest.mark.parametrize(

@@ -42,6 +42,7 @@ def ok(target: str, **kwargs: Any) -> dict[str, Any]:
 def invalid(target: str) -> str:
     status, body = get(target)
     assert status == 400, body
+    assert set(body) == {"error", "message"}  # facts.md: the error shape
     assert body["error"] == "invalid_request" and body["message"]
     return body["message"]
 
@@ -245,6 +246,44 @@ def test_traffic_breakdown_segments() -> None:
     assert sum(r["share"] for r in devices) == pytest.approx(1, abs=0.001)
     assert {"source": "unknown", "medium": "unknown", "campaign": "unknown"}.items() <= data["utm"][0].items()
     assert any(r["value"] == "unknown" for r in data["referrers"] + data["countries"])
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "data_keys", "rows_key", "row_keys", "item_key", "item_keys", "count"),
+    [
+        ("clicks/breakdown", {"pages", "trend"}, "pages", {"page", "clicks", "unique_clicks", "targets"},
+         "targets", {"target", "clicks", "unique_clicks"}, "clicks"),
+        ("forms/breakdown", {"pages", "trend"}, "pages", {"page", "submissions", "unique_submissions", "forms"},
+         "forms", {"form", "submissions", "unique_submissions"}, "submissions"),
+        ("clicks/details", {"page", "targets", "trend"}, "targets", {"target", "clicks", "unique_clicks", "share"},
+         None, None, "clicks"),
+        ("forms/details", {"page", "forms", "trend"}, "forms", {"form", "submissions", "unique_submissions", "share"},
+         None, None, "submissions"),
+    ],
+)  # fmt: skip
+def test_click_and_form_shapes_follow_facts_md(
+    endpoint: str,
+    data_keys: set[str],
+    rows_key: str,
+    row_keys: set[str],
+    item_key: str | None,
+    item_keys: set[str] | None,
+    count: str,
+) -> None:
+    page = "%2Fcontact%20us%2F" if endpoint.startswith("forms") else "%2Fpricing%2F"
+    body = ok(f"{endpoint}?{OCTOBER}&granularity=week&page={page}")
+    assert set(body) == {"meta", "data"}
+    assert set(body["meta"]) == {"property_id", "start", "end", "timezone", "granularity", "bucket_count"}
+    data = body["data"]
+    assert set(data) == data_keys
+    rows = data[rows_key]
+    assert rows and all(set(row) == row_keys for row in rows)
+    if item_key:
+        items = [item for row in rows for item in row[item_key]]
+        assert items and all(set(item) == item_keys for item in items)
+    trend = data["trend"]
+    assert len(trend) == body["meta"]["bucket_count"]
+    assert all(set(t) == {"bucket", count, f"unique_{count}"} for t in trend)
 
 
 def test_breakdown_has_no_paging() -> None:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from sandbox.core import HUBSPOT_TOKEN, HUMBLYTICS_KEY, HUMBLYTICS_PROPERTY
+from sandbox.limits import VendorLimits
 from sandbox.server import SandboxServer
 
 AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
@@ -126,11 +127,28 @@ def test_marker_configures_the_fixture(sandbox: SandboxServer) -> None:
 
 
 # --- vendor rate limits ---------------------------------------------------------------------------------
+# The windows run on a fake clock: with the real one, a loaded CI machine that needs more than the window to
+# send the requests would see no 429 (a false failure), and the "window rolls" test would need real sleeps.
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def fake_clock_limits(sandbox: SandboxServer) -> FakeClock:
+    clock = FakeClock()
+    sandbox.app.limits = VendorLimits(sandbox.config, clock=clock)
+    return clock
 
 
 def test_hubspot_190_requests_per_10_seconds_across_both_apis_then_429_without_retry_after(
     sandbox: SandboxServer,
 ) -> None:
+    clock = fake_clock_limits(sandbox)
     with httpx.Client(base_url=sandbox.base_url) as client:
         for i in range(190):
             if i % 2:
@@ -143,25 +161,39 @@ def test_hubspot_190_requests_per_10_seconds_across_both_apis_then_429_without_r
             assert limited.status_code == 429
             assert limited.json() == HUBSPOT_429
             assert "retry-after" not in limited.headers  # facts.md: not always sent
+        clock.t += 9.9  # still inside the 10 s window
+        assert client.get(EXISTS, headers=AUTH).status_code == 429
+        clock.t += 0.1  # the first 190 are 10 s old: a full budget again
+        assert client.get(EXISTS, headers=AUTH).status_code == 200
+    assert sandbox.stats()["by_vendor_status"]["hubspot_analytics"]["429"] == 2
 
 
-@pytest.mark.sandbox_config(hubspot_rate_limit=(3, 0.4))
+@pytest.mark.sandbox_config(hubspot_rate_limit=(3, 1.0))
 def test_hubspot_window_rolls(sandbox: SandboxServer) -> None:
+    clock = fake_clock_limits(sandbox)
     with httpx.Client(base_url=sandbox.base_url, headers=AUTH) as client:
-        assert [client.get(EXISTS).status_code for _ in range(4)] == [200, 200, 200, 429]
-        time.sleep(0.45)
-        assert client.get(EXISTS).status_code == 200
+
+        def status_at(t: float) -> int:
+            clock.t = 1000.0 + t
+            return client.get(EXISTS).status_code
+
+        assert [status_at(t) for t in (0.0, 0.5, 0.5, 0.9)] == [200, 200, 200, 429]
+        # Sliding, not fixed: at 1.0 only the request from 0.0 has left the window.
+        assert [status_at(t) for t in (1.0, 1.0, 1.5)] == [200, 429, 200]
 
 
 @pytest.mark.sandbox_config(humblytics_rate_limit=(2, 5.0))
 def test_humblytics_rate_limit_sends_retry_after(sandbox: SandboxServer) -> None:
+    clock = fake_clock_limits(sandbox)
     url = f"{sandbox.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}/traffic/trends"
     params = {"start": "2026-11-01", "end": "2026-11-02"}
     headers = {"Authorization": f"Bearer {HUMBLYTICS_KEY}"}
-    statuses = [httpx.get(url, params=params, headers=headers) for _ in range(3)]
+    statuses = [httpx.get(url, params=params, headers=headers) for _ in range(2)]
+    clock.t += 1.0
+    statuses.append(httpx.get(url, params=params, headers=headers))
     assert [r.status_code for r in statuses[:2]] == [200, 200]
     assert statuses[2].status_code == 429 and statuses[2].json()["error"] == "rate_limited"
-    assert 1 <= int(statuses[2].headers["Retry-After"]) <= 5
+    assert statuses[2].headers["Retry-After"] == "4"  # the first slot frees 4 s later
 
 
 def test_all_four_vendors_are_routed(sandbox: SandboxServer) -> None:

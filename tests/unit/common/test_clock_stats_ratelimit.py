@@ -109,11 +109,30 @@ def test_rate_limiter_never_exceeds_budget_in_any_window():
 
 
 def test_rate_limiter_threads_sleep_outside_the_lock():
-    limiter = RateLimiter(4, 0.2)
+    """Two threads must be able to sleep at once. The first sleeper waits (up to 5 s) for a second one to
+    arrive: if sleeping held the lock, no second thread could get past `_try_acquire` and the event stays
+    unset. (Elapsed time cannot tell the two apart: both finish after about one period.)"""
+    asleep = 0
+    guard = threading.Lock()
+    two_asleep = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        nonlocal asleep
+        with guard:
+            asleep += 1
+            if asleep >= 2:
+                two_asleep.set()
+        two_asleep.wait(timeout=5)
+        time.sleep(seconds)
+        with guard:
+            asleep -= 1
+
+    limiter = RateLimiter(1, 0.2, sleep=sleep)
     started = time.monotonic()
-    with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda _: limiter.acquire(), range(8)))
-    assert time.monotonic() - started >= 0.19
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: limiter.acquire(), range(3)))
+    assert two_asleep.is_set(), "only one thread could wait at a time: the limiter sleeps holding its lock"
+    assert time.monotonic() - started >= 0.39  # 3 acquisitions at 1 per 0.2 s
 
 
 def test_rate_limiter_rejects_nonsense():

@@ -62,10 +62,15 @@ def test_parse_date_fuzz_arbitrary_text(text):
 @given(st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", fullmatch=True))
 def test_parse_date_fuzz_date_shaped_text(text):
     try:
+        real = dt.date.fromisoformat(text)  # strict for this shape; year 0 and 2026-02-30 raise
+    except ValueError:
+        real = None
+    try:
         parsed = parse_date(text)
     except ConfigError:
+        assert real is None, f"{text!r} is a real date and was refused"
         return
-    assert parsed.isoformat() == text
+    assert parsed == real and parsed.isoformat() == text
 
 
 @given(st.dates())

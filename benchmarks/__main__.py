@@ -1,0 +1,104 @@
+"""`python -m benchmarks [--quick]` (`make bench`, `make bench-quick`): every benchmark, one table of figures.
+
+Figures, not tests: nothing here passes or fails on a threshold. The table goes to stdout (progress to
+stderr) and, as JSON with the machine it was measured on, to benchmarks/results/<UTC timestamp>.json.
+Full mode stays under 10 minutes on 2 cores, --quick under 1 minute; every figure is a median of >= 3 runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pendulum
+
+from benchmarks import analytics_nightly, leads_load, sandbox_throughput
+from benchmarks.report import RESULTS_DIR, Figure, format_table, write_results
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each benchmark does in one mode."""
+
+    runs: int
+    throughput_seconds: float
+    leads: int
+    analytics_variants: tuple[str, ...]
+    analytics_warm_up: bool
+
+
+FULL = Sizes(
+    runs=3,
+    throughput_seconds=3.0,
+    leads=100_000,
+    analytics_variants=tuple(analytics_nightly.VARIANTS),
+    analytics_warm_up=True,
+)
+# Quick: the same benchmarks, smaller; the analytics comparison with parallelism off only runs in full mode.
+QUICK = Sizes(runs=3, throughput_seconds=1.0, leads=10_000, analytics_variants=("as shipped",), analytics_warm_up=False)
+THROUGHPUT_TARGET = 1_000  # requests/s (benchmarks/sandbox_throughput.py)
+
+
+def _echo(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def throughput_figures(sizes: Sizes) -> list[Figure]:
+    """requests/s over one keep-alive connection and the server's CPU per request, per request kind."""
+    result = sandbox_throughput.measure(sizes.throughput_seconds, repeats=sizes.runs, echo=None)
+    bench = "sandbox throughput (1 keep-alive conn)"
+    figures = []
+    for kind in result.kinds:
+        figures.append(
+            Figure(bench, f"{kind.name}: requests/s", kind.requests_per_s, "req/s", f"target >= {THROUGHPUT_TARGET:,}")
+        )
+        if kind.server_cpu_us:
+            figures.append(
+                Figure(bench, f"{kind.name}: server CPU", kind.server_cpu_us, "us/req", "server pinned to one core")
+            )
+    _echo(f"throughput: {', '.join(f'{k.name} {max(k.requests_per_s):,.0f}/s' for k in result.kinds)} (best runs)")
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes: under a minute")
+    args = parser.parse_args(argv)
+    sizes = QUICK if args.quick else FULL
+    started_utc = pendulum.now("UTC")
+    started = time.perf_counter()
+    steps: list[tuple[str, Callable[[], list[Figure]]]] = [
+        ("sandbox throughput", lambda: throughput_figures(sizes)),
+        ("leads load", lambda: leads_load.run(sizes.leads, sizes.runs, _echo)),
+        (
+            "analytics nightly",
+            lambda: analytics_nightly.run(sizes.runs, _echo, sizes.analytics_variants, warm_up=sizes.analytics_warm_up),
+        ),
+    ]
+    figures: list[Figure] = []
+    failed = []
+    for name, step in steps:
+        _echo(f"== {name}")
+        try:
+            figures += step()
+        except Exception as exc:  # one broken benchmark must not hide the others' figures
+            failed.append(name)
+            _echo(f"{name} FAILED: {type(exc).__name__}: {exc}")
+    elapsed = time.perf_counter() - started
+    mode = "quick" if args.quick else "full"
+    print(f"\nmarketing-elt benchmarks ({mode}, {elapsed:.0f} s; medians of the runs shown)\n")
+    print(format_table(figures))
+    path = RESULTS_DIR / f"{started_utc.format('YYYYMMDD[T]HHmmss[Z]')}.json"
+    write_results(path, mode=mode, started_utc=started_utc.isoformat(), elapsed_s=elapsed, figures=figures)
+    print(f"\nwritten to {path.relative_to(RESULTS_DIR.parents[1])}")
+    if failed:
+        print(f"error: {', '.join(failed)} failed; see the messages above.", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
