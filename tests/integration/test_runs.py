@@ -72,3 +72,42 @@ def test_bad_source_config_is_refused_before_state(sandbox, warehouse, cli, monk
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], result.err
     assert sandbox.request_log == []
     assert not warehouse.data_dir.exists()
+
+
+def _snapshot(warehouse, tables: list[str]) -> dict[str, list[tuple]]:
+    """Table contents without the per-load columns, order-independent."""
+    out = {}
+    for table in tables:
+        columns = [
+            row[0]
+            for row in warehouse.query(f"DESCRIBE marketing.{table}")
+            if row[0] not in {"_dlt_load_id", "_dlt_id", "_loaded_at"}
+        ]
+        rows = warehouse.query(f"SELECT {', '.join(columns)} FROM marketing.{table}")
+        out[table] = sorted(rows, key=repr)
+    return out
+
+
+def test_backfill_twice_changes_nothing_and_leaves_the_cursors(sandbox, warehouse, cli, monkeypatch) -> None:
+    """nightly; backfill A; backfill A again: the second backfill changes no row, and no cursor ever moves."""
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["totals", "sources"]')
+    assert cli("run").code == 0
+    cursors = [line for line in cli("status").out.splitlines() if "  date  " in line or "lastModifiedAt" in line]
+    tables = [
+        "hubspot_analytics_totals",
+        "hubspot_analytics_sources",
+        "hubspot_leads",
+        "hubspot_leads__lead_conversion_events",
+        "hubspot_leads__lead_conversion_events__form_submission_values",
+    ]
+
+    first = cli("backfill", "--start", "2026-10-01", "--end", "2026-10-31")
+    assert first.code == 0, first.err
+    after_first = _snapshot(warehouse, tables)
+    assert warehouse.query("SELECT MIN(date) FROM marketing.hubspot_analytics_totals") == [(dt.date(2026, 10, 1),)]
+    second = cli("backfill", "--start", "2026-10-01", "--end", "2026-10-31")
+    assert second.code == 0, second.err
+
+    assert _snapshot(warehouse, tables) == after_first
+    status = cli("status").out.splitlines()
+    assert [line for line in status if "  date  " in line or "lastModifiedAt" in line] == cursors
