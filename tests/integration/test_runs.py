@@ -3,6 +3,8 @@ and configuration mistakes found while building sources are refused before state
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pytest
 
