@@ -12,7 +12,7 @@ import os
 import platform
 import statistics
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,6 @@ class Figure:
     samples: list[float]
     unit: str
     note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def runs(self) -> int:
