@@ -82,17 +82,12 @@ def parse_range(start: str, end: str) -> DateRange:
 def check_config(specs: list[SourceSpec]) -> None:
     """Every secret and required key must resolve (env var or .dlt files) before we start."""
     for spec in specs:
-        for key in spec.secrets:
-            value = dlt.secrets.get(f"sources.{spec.section}.{key}")
+        wanted = [(key, dlt.secrets, "secret", "secrets.toml") for key in spec.secrets]
+        wanted += [(key, dlt.config, "setting", "config.toml") for key in spec.required]
+        for key, accessor, kind, file in wanted:
+            value = accessor.get(f"sources.{spec.section}.{key}")
             if value is None or not str(value).strip():
                 raise ConfigError(
-                    f"Missing secret {key} for {spec.name}: set {spec.env_var(key)} "
-                    f"or [sources.{spec.section}] {key} in .dlt/secrets.toml."
-                )
-        for key in spec.required:
-            value = dlt.config.get(f"sources.{spec.section}.{key}")
-            if value is None or not str(value).strip():
-                raise ConfigError(
-                    f"Missing setting {key} for {spec.name}: set {spec.env_var(key)} "
-                    f"or [sources.{spec.section}] {key} in .dlt/config.toml."
+                    f"Missing {kind} {key} for {spec.name}: set {spec.env_var(key)} "
+                    f"or [sources.{spec.section}] {key} in .dlt/{file}."
                 )

@@ -12,7 +12,7 @@ from typing import Any
 
 import pendulum
 
-from sandbox.core import SandboxConfig
+from sandbox.core import QueryError, SandboxConfig
 from sandbox.sessions_world import Conversion, Session
 
 DEFAULT_WINDOW_DAYS = 30  # "Unless otherwise specified, the query defaults to a 30-day time window."
@@ -21,10 +21,6 @@ SESSION_FILTERS = ("source", "medium", "campaign", "content", "term", "landing_p
 CONVERSION_FILTERS = {"conversion_page": "page", "meta_type": "meta_type", "meta_id": "meta_id"}
 TOUCH_SCOPES = ("any", "first", "converting", "assist", "after")  # insights document, touch_scope enum
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class QueryError(ValueError):
-    """A filter body the vendor would answer with 400."""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,10 @@ HUMBLYTICS_KEY = "sandbox-humblytics-key"
 HUMBLYTICS_PROPERTY = "sandbox-property"
 
 
+class QueryError(ValueError):
+    """A request the vendor answers with 400; the message goes to the client as the vendor would word it."""
+
+
 @dataclass(frozen=True)
 class SandboxRequest:
     """One parsed HTTP request. Header names are lower-cased."""

@@ -33,7 +33,7 @@ from functools import lru_cache
 from typing import Any
 
 from sandbox import hubspot_analytics_world as world
-from sandbox.core import SandboxConfig, SandboxRequest, SandboxResponse
+from sandbox.core import QueryError, SandboxConfig, SandboxRequest, SandboxResponse
 from sandbox.hubspot_common import bad_request, check_token, error, not_found, world_start_ordinal
 
 PREFIX = "/analytics/v2/"
@@ -53,10 +53,6 @@ VIEWS = (
     {"id": 1003, "name": "Blog only", "portalId": 62515},
 )
 _DATE = re.compile(r"^\d{8}$")
-
-
-class QueryError(Exception):
-    """A 400: the message goes to the client."""
 
 
 @dataclass(frozen=True)

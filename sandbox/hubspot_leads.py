@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from sandbox.core import SandboxConfig, SandboxRequest, SandboxResponse
+from sandbox.core import QueryError, SandboxConfig, SandboxRequest, SandboxResponse
 from sandbox.hubspot_common import bad_request, check_token, day_start_ms, error, not_found, parse_bool
 from sandbox.hubspot_leads_render import render_lead, static_lead
 from sandbox.hubspot_leads_world import MASK, PIVOTS, SHIFT, LeadsWorld, Snapshot, lead_state
@@ -34,10 +34,6 @@ PATH = "/leads/v1/list"
 DEFAULT_MAX, MAX_MAX, MAX_GUIDS = 10, 100, 100  # hubspot-leads-api.txt
 NAME_SORTS = ("firstName", "lastName", "email", "company")
 _GUID_PARAM = re.compile(r"^guids\[\d+\]$")
-
-
-class QueryError(Exception):
-    """A 400: the message goes to the client."""
 
 
 @dataclass(frozen=True)

@@ -197,22 +197,15 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
     hard_delete). Children: delete-insert on `lead_guid` (merge_key) replaces a re-loaded lead's rows;
     the primary key deduplicates a lead seen twice in one load; `_tombstone` rows are never inserted.
     """
-    resource.apply_hints(
-        table_name=EVENTS_TABLE,
-        write_disposition=DELETE_INSERT,
-        primary_key=list(KEY_COLUMNS[EVENTS_TABLE]),
-        merge_key="lead_guid",
-        columns=_bool_hard_delete(TOMBSTONE),
-        create_table_variant=True,
-    )
-    resource.apply_hints(
-        table_name=VALUES_TABLE,
-        write_disposition=DELETE_INSERT,
-        primary_key=list(KEY_COLUMNS[VALUES_TABLE]),
-        merge_key="lead_guid",
-        columns=_bool_hard_delete(TOMBSTONE),
-        create_table_variant=True,
-    )
+    for child in (EVENTS_TABLE, VALUES_TABLE):
+        resource.apply_hints(
+            table_name=child,
+            write_disposition=DELETE_INSERT,
+            primary_key=list(KEY_COLUMNS[child]),
+            merge_key="lead_guid",
+            columns=_bool_hard_delete(TOMBSTONE),
+            create_table_variant=True,
+        )
     lead_columns: dict[str, TColumnSchema] = {
         # Declared under the raw name: the incremental hints its cursor column by that name, and both
         # normalize to `last_modified_at` (two entries would collide with a warning on every run).
