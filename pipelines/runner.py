@@ -102,11 +102,11 @@ def _run_one(spec: SourceSpec, source: DltSource, destination: str, show_progres
     progress = dlt.progress.log(log_period=15, logger=sys.stderr, dump_system_stats=False) if show_progress else None
     pipeline = make_pipeline(spec.name, destination, progress=progress)
     try:
-        pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])
+        info = pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])
     except Exception as exc:  # one sentence for the user; the traceback only at DEBUG
         log.debug("%s failed", spec.name, exc_info=True)
         return SourceResult(spec.name, False, {}, describe_failure(spec.name, exc), time.monotonic() - started)
-    return SourceResult(spec.name, True, _row_counts(pipeline), None, time.monotonic() - started)
+    return SourceResult(spec.name, True, loaded_rows(pipeline, info.loads_ids), None, time.monotonic() - started)
 
 
 def describe_failure(source: str, exc: BaseException) -> str:
@@ -131,9 +131,25 @@ def find_cause(exc: BaseException | None, kind: type[BaseException]) -> Any:
     return None
 
 
-def _row_counts(pipeline: dlt.Pipeline) -> dict[str, int]:
+def loaded_rows(pipeline: dlt.Pipeline, load_ids: list[str]) -> dict[str, int]:
+    """Rows each table holds from this run's loads, counted in the warehouse.
+
+    dlt's normalize counts include rows a merge never keeps (the Leads child tables' replacement
+    markers), so the summary asks the warehouse; a table without `_dlt_load_id` keeps dlt's count.
+    """
     trace = pipeline.last_trace
     info = trace.last_normalize_info if trace else None
-    if info is None:
-        return {}
-    return {table: count for table, count in info.row_counts.items() if not table.startswith("_dlt")}
+    counts = {t: n for t, n in (info.row_counts.items() if info else ()) if not t.startswith("_dlt")}
+    if not load_ids or not counts:
+        return counts
+    placeholders = ", ".join(["%s"] * len(load_ids))
+    with pipeline.sql_client() as client:
+        for table in counts:
+            sql = (
+                f"SELECT COUNT(*) FROM {client.make_qualified_table_name(table)} WHERE _dlt_load_id IN ({placeholders})"
+            )
+            try:
+                counts[table] = int(client.execute_sql(sql, *load_ids)[0][0])
+            except Exception:  # no _dlt_load_id column: dlt's own count stands
+                log.debug("could not count %s by load id", table, exc_info=True)
+    return counts
