@@ -94,39 +94,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    return _run(args, None)
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from .validation import parse_range
+
+    return _run(args, parse_range(args.start, args.end))
+
+
+def _run(args: argparse.Namespace, date_range: DateRange | None) -> int:
+    """Validate everything, build every source, then run: bad input never reaches a vendor or dlt state."""
+    from .report import format_run_report
+    from .runner import prepare, run_sources
     from .validation import check_config, check_destination, parse_destination, parse_sources
 
     specs = parse_sources(args.sources)
     destination = parse_destination(args.destination)
     check_destination(destination)
     check_config(specs)
-    return _run(specs, destination, None)
-
-
-def cmd_backfill(args: argparse.Namespace) -> int:
-    from .validation import check_config, check_destination, parse_destination, parse_range, parse_sources
-
-    date_range = parse_range(args.start, args.end)
-    specs = parse_sources(args.sources)
-    destination = parse_destination(args.destination)
-    check_destination(destination)
-    check_config(specs)
-    return _run(specs, destination, date_range)
-
-
-def _run(specs: list[registry.SourceSpec], destination: str, date_range: DateRange | None) -> int:
-    from .report import format_run_report
-    from .runner import prepare, run_sources
-
     prepared = prepare(specs, date_range)
     report = run_sources(prepared, destination=destination, show_progress=True)
     print(format_run_report(report))
-    if not report.ok:
-        for result in report.results:
-            if not result.ok:
-                print(f"error: {result.error}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    for result in report.results:
+        if not result.ok:
+            print(f"error: {result.error}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
