@@ -36,6 +36,15 @@ def resolve_start_date(value: str | dt.date | None, default_days_ago: int) -> pe
     return parse_date(value.strip(), "start_date")
 
 
-def yesterday() -> pendulum.Date:
-    """Yesterday in UTC: the last complete day a nightly run loads."""
-    return clock.today().subtract(days=1)
+def yesterday(tz: str = "UTC") -> pendulum.Date:
+    """Yesterday in `tz`: the last complete day a nightly run loads for a vendor that counts days in `tz`."""
+    return clock.today(tz).subtract(days=1)
+
+
+def parse_timezone(name: str, what: str = "timezone") -> str:
+    """An IANA zone name, checked before any request (a typo would otherwise shift every day boundary)."""
+    try:
+        pendulum.timezone(str(name).strip())
+    except Exception:
+        raise ConfigError(f"{what} {name!r} is not an IANA timezone name (e.g. UTC, America/New_York).") from None
+    return str(name).strip()

@@ -1,7 +1,8 @@
 """HubSpot sources: `hubspot_analytics` (reporting v2) and `hubspot_leads` (Leads v1).
 
 Both read `[sources.hubspot]` (dlt derives the section from this module's name): `access_token`,
-`base_url`, `start_date`; analytics also `reports` and `lookback_days`, leads `hard_delete`.
+`base_url`, `start_date`; analytics also `reports`, `lookback_days` and `timezone` (the portal's
+reporting timezone: a day is loaded once it is over there), leads `hard_delete`.
 Backfills pass `backfill_start`/`backfill_end`, which become `incremental.end_value` so the nightly
 cursors are neither read nor moved.
 """
@@ -14,7 +15,7 @@ import dlt
 import pendulum
 from dlt.sources import DltResource
 
-from sources.common.dates import resolve_start_date
+from sources.common.dates import parse_timezone, resolve_start_date
 
 from . import analytics, leads, settings
 from .client import analytics_client, leads_client
@@ -27,6 +28,7 @@ def hubspot_analytics(
     start_date: str | None = None,
     reports: Sequence[str] = tuple(settings.DEFAULT_REPORTS),
     lookback_days: int = settings.DEFAULT_LOOKBACK_DAYS,
+    timezone: str = settings.DEFAULT_TIMEZONE,
     backfill_start: pendulum.Date | None = None,
     backfill_end: pendulum.Date | None = None,
 ) -> list[DltResource]:
@@ -36,6 +38,7 @@ def hubspot_analytics(
         reports=reports,
         start_date=resolve_start_date(start_date, settings.DEFAULT_START_DAYS_AGO),
         lookback_days=lookback_days,
+        timezone=parse_timezone(timezone, "SOURCES__HUBSPOT__TIMEZONE"),
         backfill=(backfill_start, backfill_end) if backfill_start else None,
     )
 

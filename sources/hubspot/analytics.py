@@ -2,8 +2,9 @@
 
 How a run decides what to read (the `date` cursor is a `dlt.sources.incremental` on each table):
 - nightly: from the last loaded day minus `lookback_days` (dlt's `lag`, in days for a date cursor, and
-  never before `start_date`) through yesterday UTC. HubSpot restates recent days (facts.md), so those days
-  are re-read every night and merged; once a day leaves the lookback it holds the vendor's settled numbers.
+  never before `start_date`) through yesterday in the portal's `timezone` (default UTC). HubSpot restates
+  recent days (facts.md), so those days are re-read every night and merged; once a day leaves the lookback
+  it holds the vendor's settled numbers.
 - backfill `(start, end)`: `initial_value`/`end_value`, so dlt uses a throw-away state: the nightly cursor
   is neither read nor moved.
 Rows are merged with `delete-insert` on the key (date, d1, d2, breakdown) and `merge_key=date`: a re-read
@@ -76,6 +77,7 @@ def report_resources(
     start_date: pendulum.Date,
     lookback_days: int,
     backfill: tuple[pendulum.Date, pendulum.Date] | None,
+    timezone: str = settings.DEFAULT_TIMEZONE,
 ) -> list[DltResource]:
     """One resource per configured report; configuration is checked here, before any request."""
     names = validate_reports(reports)
@@ -84,7 +86,7 @@ def report_resources(
     if backfill is not None and backfill[0] > backfill[1]:
         raise ConfigError(f"Backfill start {backfill[0]} is after its end {backfill[1]}.")
     return [
-        _report_resource(client, ReportSpec.for_report(name), start_date, int(lookback_days), backfill)
+        _report_resource(client, ReportSpec.for_report(name), start_date, int(lookback_days), backfill, timezone)
         for name in names
     ]
 
@@ -111,6 +113,7 @@ def _report_resource(
     start_date: pendulum.Date,
     lookback_days: int,
     backfill: tuple[pendulum.Date, pendulum.Date] | None,
+    timezone: str,
 ) -> DltResource:
     name = table_name(spec.report)
     resource = dlt.resource(
@@ -125,17 +128,22 @@ def _report_resource(
         # HubSpot RateLimiter keeps the portal within its documented burst limit.
         parallelized=True,
     )
-    return resource(client, spec, day=_date_cursor(start_date, lookback_days, backfill))
+    return resource(client, spec, timezone, day=_date_cursor(start_date, lookback_days, backfill))
 
 
 def _report_pages(
     client: ApiClient,
     spec: ReportSpec,
+    timezone: str,
     day: dlt.sources.incremental[pendulum.Date] = _UNBOUND_CURSOR,
 ) -> Iterator[Rows]:
-    """Pages of daily rows for the cursor's range; nothing (and no request) when the range is empty."""
+    """Pages of daily rows for the cursor's range; nothing (and no request) when the range is empty.
+
+    The range ends yesterday in the portal's timezone: HubSpot counts days there, so a day is complete
+    only once it is over in that zone.
+    """
     first = pendulum.Date(day.start_value.year, day.start_value.month, day.start_value.day)
-    last = yesterday()
+    last = yesterday(timezone)
     if day.end_value is not None:
         # Today is still being counted and the future has nothing: a backfill stops at yesterday too.
         last = min(last, day.end_value)

@@ -6,6 +6,8 @@ VENDOR = "hubspot"
 # Days back from today the first nightly starts when `start_date` is not configured.
 DEFAULT_START_DAYS_AGO = 30
 DEFAULT_LOOKBACK_DAYS = 3  # facts.md: recent days are restated for a few days
+# The portal's reporting timezone decides when a day is complete; HubSpot reports days in it.
+DEFAULT_TIMEZONE = "UTC"
 
 # Private apps: 190 requests per 10 s burst (facts.md). Shared by analytics and leads: one portal, one budget.
 RATE_LIMIT = (190, 10.0)

@@ -64,6 +64,7 @@ def test_status_before_any_run_creates_nothing(sandbox, warehouse, cli) -> None:
         ("SOURCES__HUBSPOT__REPORTS", "totals,sources", "lists are JSON"),
         ("SOURCES__HUBSPOT__LOOKBACK_DAYS", "-1", "lookback_days"),
         ("MARKETING_ELT__HTTP__MAX_ATTEMPTS", "0", "MARKETING_ELT__HTTP__MAX_ATTEMPTS"),
+        ("SOURCES__HUBSPOT__TIMEZONE", "Mars/Base", "not an IANA timezone"),
     ],
 )
 def test_bad_source_config_is_refused_before_state(sandbox, warehouse, cli, monkeypatch, env, value, needle) -> None:
@@ -113,3 +114,33 @@ def test_backfill_twice_changes_nothing_and_leaves_the_cursors(sandbox, warehous
     assert _snapshot(warehouse, tables) == after_first
     status = cli("status").out.splitlines()
     assert [line for line in status if "  date  " in line or "lastModifiedAt" in line] == cursors
+
+
+def test_portal_timezone_decides_which_day_is_complete(sandbox, warehouse, cli, monkeypatch) -> None:
+    """At 02:00 UTC it is still the 19th in Los Angeles: a Los Angeles portal's nightly stops at the 18th."""
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["totals"]')
+    monkeypatch.setenv("SOURCES__HUBSPOT__TIMEZONE", "America/Los_Angeles")
+    assert cli("run", "--sources", "hubspot_analytics").code == 0
+    assert warehouse.query("SELECT MAX(date) FROM marketing.hubspot_analytics_totals") == [(dt.date(2026, 11, 18),)]
+
+
+def test_analytics_schema_drift_adds_columns_and_survives_type_changes(sandbox, warehouse, cli, monkeypatch) -> None:
+    """A new metric becomes a new column; a metric sent as text (3 -> "3") still loads with the same values."""
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["sources"]')
+    assert cli("run", "--sources", "hubspot_analytics").code == 0
+    per_day = "SELECT date, COUNT(*), SUM(visits) FROM marketing.hubspot_analytics_sources GROUP BY 1 ORDER BY 1"
+    before = warehouse.query(per_day)
+
+    sandbox.set_faults("hubspot_analytics:new_field=channelGroup,parent=visits;hubspot_analytics:type_change=visits")
+    drifted = cli("run", "--sources", "hubspot_analytics")  # the same night again: the lookback is re-read
+    assert drifted.code == 0, drifted.err
+
+    columns = {row[0]: row[1] for row in warehouse.query("DESCRIBE marketing.hubspot_analytics_sources")}
+    assert columns["channel_group"] == "VARCHAR"
+    assert columns["visits"] == "BIGINT"
+    drifted_rows = warehouse.query(
+        "SELECT COUNT(*) FROM marketing.hubspot_analytics_sources WHERE channel_group = 'drifted'"
+    )[0][0]
+    assert drifted_rows > 0
+    # the re-read days came as text and were coerced back: same rows, same totals as the clean load
+    assert warehouse.query(per_day) == before

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sources.common import clock
-from sources.common.dates import parse_date, resolve_start_date, yesterday
+from sources.common.dates import parse_date, parse_timezone, resolve_start_date, yesterday
 from sources.common.errors import ConfigError
 
 
@@ -89,3 +89,17 @@ def test_resolve_start_date_and_yesterday_follow_the_clock():
         resolve_start_date("2025-06-31", 30)
     with pytest.raises(ConfigError, match="start_date"):
         resolve_start_date(dt.datetime(2025, 6, 1, 12), 30)
+
+
+def test_yesterday_is_counted_in_the_given_timezone() -> None:
+    with clock.pinned(pendulum.datetime(2026, 11, 20, 2, 0, tz="UTC")):
+        assert yesterday() == pendulum.date(2026, 11, 19)
+        # 18:00 on the 19th in Los Angeles: the 19th is not over there yet
+        assert yesterday("America/Los_Angeles") == pendulum.date(2026, 11, 18)
+        assert yesterday("Asia/Tokyo") == pendulum.date(2026, 11, 19)
+
+
+def test_parse_timezone_refuses_unknown_names() -> None:
+    assert parse_timezone(" Europe/Berlin ") == "Europe/Berlin"
+    with pytest.raises(ConfigError, match="SOURCES__HUBSPOT__TIMEZONE 'Mars/Base'"):
+        parse_timezone("Mars/Base", "SOURCES__HUBSPOT__TIMEZONE")
