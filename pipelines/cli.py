@@ -61,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--today", help="simulated today, YYYY-MM-DD (default: today UTC)")
     sandbox.add_argument("--seed", type=int, default=42, help="world seed (same seed, same data)")
     sandbox.add_argument("--latency-ms", type=int, default=0, help="added latency per request")
-    sandbox.add_argument("--faults", default=None, help="fault spec, see sandbox/faults.py")
+    sandbox.add_argument("--faults", default=None, help="fault spec (README, section Sandbox)")
+    sandbox.add_argument("--leads-per-day", type=int, help="HubSpot leads inserted per simulated day (default 20)")
+    sandbox.add_argument(
+        "--sessions-per-day", type=int, help="AttributionHub/Humblytics sessions per day (default 200)"
+    )
+    sandbox.add_argument("--history-days", type=int, help="days of history before today (default 400)")
 
     commands.add_parser(
         "demo",
@@ -134,7 +139,19 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             parse_spec(args.faults)
         except FaultSpecError as exc:
             raise ConfigError(f"--faults is not a fault spec ({exc}): see README, section Sandbox.") from None
-    serve(port=args.port, today=today, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults)
+    world = {
+        key: value
+        for key, value in (
+            ("leads_per_day", args.leads_per_day),
+            ("sessions_per_day", args.sessions_per_day),
+            ("history_days", args.history_days),
+        )
+        if value is not None
+    }
+    for key, value in world.items():
+        if value < 0:
+            raise ConfigError(f"--{key.replace('_', '-')} must be 0 or more, got {value}.")
+    serve(port=args.port, today=today, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults, **world)
     return EXIT_OK
 
 

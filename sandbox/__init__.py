@@ -1,7 +1,7 @@
 """The vendor sandbox: local simulators of HubSpot (analytics, leads), AttributionHub and Humblytics that
 behave as the vendor documents say, limits and errors included, behind one HTTP server with fault injection.
 
-``from sandbox.server import SandboxServer`` (or ``sandbox.SandboxServer``); ``python -m sandbox --help``.
+``from sandbox.server import SandboxServer`` (or ``sandbox.SandboxServer``); ``marketing-elt sandbox --help``.
 """
 
 from __future__ import annotations

@@ -223,9 +223,15 @@ def serve(
     faults: FaultsLike = None,
     *,
     host: str = "127.0.0.1",
+    **world: Any,
 ) -> int:
-    """Run in the foreground until SIGTERM/SIGINT (``marketing-elt sandbox``); prints the port on one line."""
-    config = SandboxConfig(seed=seed) if today is None else SandboxConfig(seed=seed, today=parse_date(today))
+    """Run in the foreground until SIGTERM/SIGINT (``marketing-elt sandbox``); prints the port on one line.
+
+    ``world`` overrides other ``SandboxConfig`` fields (scale knobs such as ``leads_per_day``).
+    """
+    if today is not None:
+        world["today"] = parse_date(today)
+    config = SandboxConfig(seed=seed, **world)
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

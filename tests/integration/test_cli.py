@@ -79,3 +79,8 @@ def test_sandbox_refuses_a_bad_fault_spec(capsys: pytest.CaptureFixture[str]) ->
     assert main(["sandbox", "--port", "0", "--faults", "hubspot_leads:explode"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: --faults is not a fault spec") and "Traceback" not in err
+
+
+def test_sandbox_refuses_negative_scale(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sandbox", "--port", "0", "--leads-per-day", "-1"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --leads-per-day must be 0 or more, got -1."
