@@ -40,13 +40,13 @@ def worker(args: dict[str, Any]) -> dict[str, Any]:
     """One first nightly into a fresh DuckDB file; wall time of `pipeline.run()` and of its extract step."""
     import dlt
 
-    from pipelines.warehouse import apply_normalizer_defaults
     from sources.common import clock
+    from sources.common.arrow import ensure_dlt_columns_on_arrow
     from sources.hubspot import hubspot_analytics, settings
 
     if args["sequential"]:
         settings.DRILL_WORKERS = 1
-    apply_normalizer_defaults()
+    ensure_dlt_columns_on_arrow()
     workdir = Path(args["workdir"])
     db = workdir / "warehouse.duckdb"
     pipeline = dlt.pipeline(

@@ -56,12 +56,12 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
     import pendulum
 
     import sources.hubspot.client as hubspot_client
-    from pipelines.warehouse import apply_normalizer_defaults
     from sources.common import clock
+    from sources.common.arrow import ensure_dlt_columns_on_arrow
     from sources.common.ratelimit import RateLimiter
     from sources.hubspot import hubspot_leads
 
-    apply_normalizer_defaults()  # as the CLI: _dlt_load_id/_dlt_id on arrow batches
+    ensure_dlt_columns_on_arrow()  # as the CLI: _dlt_load_id/_dlt_id on arrow batches
     hubspot_client._LIMITER = RateLimiter(10**9, 1.0)  # see the module docstring
     workdir = Path(args["workdir"])
     db = workdir / "warehouse.duckdb"

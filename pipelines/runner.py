@@ -23,7 +23,7 @@ from sources.common.stats import RUN_STATS
 
 from .registry import SourceSpec
 from .validation import DateRange
-from .warehouse import LOADER_FILE_FORMAT, apply_normalizer_defaults, dataset_name, make_destination, pipeline_name
+from .warehouse import LOADER_FILE_FORMAT, dataset_name, make_destination, pipeline_name
 
 log = logging.getLogger("marketing_elt")
 
@@ -49,7 +49,6 @@ class RunReport:
 
 
 def make_pipeline(source: str, destination: str, *, progress: Any = None) -> dlt.Pipeline:
-    apply_normalizer_defaults()
     return dlt.pipeline(
         pipeline_name=pipeline_name(source),
         destination=make_destination(destination),

@@ -18,21 +18,6 @@ DEFAULT_DATASET = "marketing"
 LOADER_FILE_FORMAT = {"duckdb": "parquet", "postgres": "insert_values", "bigquery": "parquet"}
 
 
-# Arrow batches (Leads) skip dlt's row normalizer, which is what stamps `_dlt_load_id`/`_dlt_id` on dict
-# rows. Both columns exist in those tables (the schema-drift fallback loads dicts), and Postgres' COPY
-# needs every declared column in the file, so arrow batches get them too unless the user says otherwise.
-ARROW_NORMALIZER_DEFAULTS = {
-    "normalize.parquet_normalizer.add_dlt_load_id": "true",
-    "normalize.parquet_normalizer.add_dlt_id": "true",
-}
-
-
-def apply_normalizer_defaults() -> None:
-    for key, value in ARROW_NORMALIZER_DEFAULTS.items():
-        if dlt.config.get(key) is None:
-            os.environ[key.upper().replace(".", "__")] = value
-
-
 def duckdb_path() -> Path:
     """`DESTINATION__DUCKDB__CREDENTIALS` or `[destination.duckdb] credentials`, made absolute against cwd."""
     configured = dlt.config.get("destination.duckdb.credentials")

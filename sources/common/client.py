@@ -49,6 +49,8 @@ REQUEST_ID_HEADERS = ("x-request-id", "x-hubspot-correlation-id", "x-correlation
 DEFAULT_RETRY = RetryPolicy()
 
 Classifier = Callable[[httpx.Response], Exception | None]
+# The vendor's documented wait for a retried answer that carries no Retry-After header (seconds), or None.
+WaitHint = Callable[[httpx.Response], float | None]
 
 
 @dataclass(frozen=True)
@@ -132,14 +134,17 @@ class ApiClient:
         sleep: Callable[[float], None] = time.sleep,
         headers: Mapping[str, str] | None = None,
         credentials_hint: str | None = None,
+        wait_hint: WaitHint | None = None,
     ) -> None:
-        """`credentials_hint` names what to fix on 401/403 (default: the `SOURCES__<VENDOR>__` keys)."""
+        """`credentials_hint` names what to fix on 401/403 (default: the `SOURCES__<VENDOR>__` keys);
+        `wait_hint` stands in for a missing `Retry-After` where the vendor documents its window."""
         install_log_redaction()  # httpx logs full URLs at INFO; Leads v1 URLs hold the token
         self.vendor = vendor
         self.base_url = base_url
         self.retry = retry
         self.rate_limiter = rate_limiter
         self.classify = classify
+        self.wait_hint = wait_hint
         self.credentials_hint = credentials_hint or f"the {vendor} credentials (SOURCES__{vendor.upper()}__*)"
         self._sleep = sleep
         self._rand = random.random
@@ -260,6 +265,9 @@ class ApiClient:
         if response.status_code in RETRIED_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             asked = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
+            if retry_after is None and self.wait_hint is not None:
+                retry_after = self.wait_hint(response)
+                asked = f", no Retry-After: waiting out the vendor's {retry_after:g} s window" if retry_after else ""
             return _Failure(
                 reason=f"HTTP {response.status_code}{asked}",
                 status=response.status_code,

@@ -11,7 +11,7 @@ from typing import Any
 import dlt
 import httpx
 
-from .client import ApiClient, Classifier
+from .client import ApiClient, Classifier, WaitHint
 from .errors import ConfigError
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
@@ -53,6 +53,7 @@ def make_client(
     rate_limiter: RateLimiter | None = None,
     classify: Classifier | None = None,
     credentials_hint: str | None = None,
+    wait_hint: WaitHint | None = None,
 ) -> ApiClient:
     """Every vendor client is built here, so timeouts and retries are configured in one place."""
     return ApiClient(
@@ -64,4 +65,5 @@ def make_client(
         timeout=_number("timeout_s", DEFAULT_TIMEOUT_S, minimum=0.1),
         classify=classify,
         credentials_hint=credentials_hint,
+        wait_hint=wait_hint,
     )

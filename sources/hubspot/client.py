@@ -17,15 +17,27 @@ _LIMITER = RateLimiter(*settings.RATE_LIMIT)
 TOKEN_HINT = "SOURCES__HUBSPOT__ACCESS_TOKEN"
 
 
-def classify(response: httpx.Response) -> Exception | None:
-    """A 429 under the DAILY policy cannot clear by waiting seconds (facts.md: 429 bodies carry policyName)."""
+def _policy(response: httpx.Response) -> str | None:
+    """The `policyName` of a 429 body (facts.md: `TEN_SECONDLY_ROLLING`, `DAILY`, ...)."""
     if response.status_code != 429:
         return None
     try:
         body = response.json()
     except ValueError:
         return None
-    if not isinstance(body, dict) or body.get("policyName") != "DAILY":
+    return body.get("policyName") if isinstance(body, dict) else None
+
+
+def wait_hint(response: httpx.Response) -> float | None:
+    """A TEN_SECONDLY_ROLLING 429 often comes without Retry-After (facts.md); the window frees within its
+    10 s, so wait that long instead of short backoffs that can all land inside the same window (as they do
+    when another app on the portal spends the budget)."""
+    return settings.RATE_LIMIT[1] if _policy(response) == "TEN_SECONDLY_ROLLING" else None
+
+
+def classify(response: httpx.Response) -> Exception | None:
+    """A 429 under the DAILY policy cannot clear by waiting seconds (facts.md: 429 bodies carry policyName)."""
+    if _policy(response) != "DAILY":
         return None
     return QuotaExhaustedError(
         "hubspot's daily request limit is spent (429, policy DAILY): the next run after the daily reset "
@@ -39,7 +51,13 @@ def classify(response: httpx.Response) -> Exception | None:
 
 def _client(base_url: str, auth: httpx.Auth) -> ApiClient:
     return make_client(
-        settings.VENDOR, base_url, auth, rate_limiter=_LIMITER, classify=classify, credentials_hint=TOKEN_HINT
+        settings.VENDOR,
+        base_url,
+        auth,
+        rate_limiter=_LIMITER,
+        classify=classify,
+        wait_hint=wait_hint,
+        credentials_hint=TOKEN_HINT,
     )
 
 

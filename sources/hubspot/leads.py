@@ -26,6 +26,7 @@ from dlt.extract.items_transform import BaseItemTransform, ItemTransform
 from dlt.sources import DltResource
 
 from sources.common import clock
+from sources.common.arrow import ensure_dlt_columns_on_arrow
 from sources.common.client import ApiClient
 from sources.common.errors import ResponseFormatError
 from sources.common.keyset import KeysetOffsetPaginator
@@ -177,15 +178,7 @@ def _known_types(table_name: str) -> dict[str, str]:
 
 
 def _bool_hard_delete(column: str) -> dict[str, TColumnSchema]:
-    return {column: {"name": column, "data_type": "bool", "hard_delete": True}, **_DLT_COLUMNS}
-
-
-# dlt's normalizer adds these to dict rows (the drift fallback) as NOT NULL; arrow batches do not carry
-# them, so they are declared nullable up front: a fallback batch then never has to ALTER an existing table.
-_DLT_COLUMNS: dict[str, TColumnSchema] = {
-    "_dlt_load_id": {"name": "_dlt_load_id", "data_type": "text", "nullable": True},
-    "_dlt_id": {"name": "_dlt_id", "data_type": "text", "nullable": True},
-}
+    return {column: {"name": column, "data_type": "bool", "hard_delete": True}}
 
 
 def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
@@ -211,7 +204,6 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
         # normalize to `last_modified_at` (two entries would collide with a warning on every run).
         CURSOR_FIELD: {"name": CURSOR_FIELD, "data_type": "timestamp", "dedup_sort": "desc"},
         "is_deleted": {"name": "is_deleted", "data_type": "bool"},
-        **_DLT_COLUMNS,
     }
     if hard_delete:
         lead_columns.update(_bool_hard_delete("is_deleted"))
@@ -255,6 +247,7 @@ def leads_resource(
             return
         yield from batched(fetch_pages(client, start_ms, stop_ms), settings.LEADS_BATCH_SIZE)
 
+    ensure_dlt_columns_on_arrow()  # arrow and drift-fallback dict batches then carry the same dlt columns
     resource = dlt.resource(hubspot_leads, name=LEADS_TABLE)
     _declare_tables(resource, hard_delete=hard_delete)
     resource.add_step(FlattenLeadsPages(hard_delete))

@@ -155,6 +155,18 @@ def test_total_wait_budget_ends_retries_early(make_client, fake_sleep):
     assert sum(fake_sleep.calls) == 10
 
 
+def test_wait_hint_stands_in_for_a_missing_retry_after(make_client, fake_sleep):
+    def hint(response: httpx.Response) -> float | None:
+        return 10.0 if response.status_code == 429 else None
+
+    client, _ = make_client(
+        httpx.Response(429), httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(503), OK, wait_hint=hint
+    )
+    client.get_json("/x")
+    # no header: the hint; a header: the header wins; not a 429: the hint declines, backoff (jitter off) applies
+    assert fake_sleep.calls == [10.0, 2.0, 2.0]
+
+
 def test_retry_after_beyond_budget_gives_up_without_sleeping(make_client, fake_sleep):
     client, script = make_client(httpx.Response(429, headers={"Retry-After": "3600"}), OK)
     with pytest.raises(RetriesExhaustedError, match="Retry-After 3600 s") as caught:

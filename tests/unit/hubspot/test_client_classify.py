@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from sources.common.errors import QuotaExhaustedError
-from sources.hubspot.client import classify
+from sources.hubspot.client import classify, wait_hint
 
 
 def _response(status: int, body: object) -> httpx.Response:
@@ -23,3 +23,9 @@ def test_ten_secondly_policy_and_other_statuses_are_left_alone() -> None:
     assert classify(_response(429, {"policyName": "TEN_SECONDLY_ROLLING"})) is None
     assert classify(_response(429, ["not", "a", "dict"])) is None
     assert classify(_response(503, {"policyName": "DAILY"})) is None
+
+
+def test_ten_secondly_429_waits_out_the_window_others_get_no_hint() -> None:
+    assert wait_hint(_response(429, {"policyName": "TEN_SECONDLY_ROLLING"})) == 10.0
+    assert wait_hint(_response(429, {"policyName": "DAILY"})) is None
+    assert wait_hint(_response(503, {"policyName": "TEN_SECONDLY_ROLLING"})) is None

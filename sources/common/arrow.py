@@ -1,0 +1,25 @@
+"""dlt settings that resources yielding arrow tables rely on.
+
+Arrow batches skip dlt's row normalizer, which is what stamps `_dlt_load_id` and `_dlt_id` on dict rows.
+A resource that mixes both paths (arrow normally, dicts when a vendor's types drift) must get the same
+columns either way, and Postgres' COPY/INSERT needs every declared column, so these default to on.
+An explicit user setting (config.toml or env var) is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dlt
+
+DLT_COLUMNS_ON_ARROW = {
+    "normalize.parquet_normalizer.add_dlt_load_id": "true",
+    "normalize.parquet_normalizer.add_dlt_id": "true",
+}
+
+
+def ensure_dlt_columns_on_arrow() -> None:
+    """Turn on dlt's `_dlt_load_id`/`_dlt_id` for arrow items unless the user configured them."""
+    for key, value in DLT_COLUMNS_ON_ARROW.items():
+        if dlt.config.get(key) is None:
+            os.environ[key.upper().replace(".", "__")] = value
