@@ -55,15 +55,8 @@ class SandboxProcess:
 
     def __exit__(self, *exc: object) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            stop(proc)
 
     def get_json(self, path: str) -> Any:
         return httpx.get(self.base_url + path, timeout=60).raise_for_status().json()
@@ -130,3 +123,14 @@ def serve(options: dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     serve(json.loads(sys.argv[1]))
+
+
+def stop(proc: subprocess.Popen[str], timeout: float = 15) -> None:
+    """A sandbox subprocess serves until its stdin closes; kill it if it does not stop in time."""
+    if proc.stdin:
+        proc.stdin.close()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

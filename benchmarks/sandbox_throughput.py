@@ -4,7 +4,7 @@ The server runs in a subprocess pinned to one core (``os.sched_setaffinity``, wh
 figure is "one core of server"; the httpx client runs here, pinned to another core when there is one. The
 HubSpot rate limit is lifted for the run: the point is the server's own cost, not the vendor's limit.
 
-    .venv/bin/python benchmarks/sandbox_throughput.py [--seconds 5] [--leads-per-day 20]
+    .venv/bin/python -m benchmarks.sandbox_throughput [--seconds 5] [--leads-per-day 20]
 
 A figure, not a pass/fail; the target is >= 1,000 requests/s.
 """
@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
+from benchmarks.sandbox_proc import stop
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sandbox-hubspot-token"
@@ -139,12 +141,7 @@ def measure(
     finally:
         if affinity is not None:
             os.sched_setaffinity(0, affinity)
-        if proc.stdin:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
     return ThroughputResult(kinds, overall, server_cpu, first_request_s)
 
 
