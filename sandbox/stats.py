@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,16 +17,23 @@ def mask_query(query: Mapping[str, list[str]]) -> dict[str, list[str]]:
     return {k: [MASK] * len(v) if k.lower() in SECRET_PARAMS else list(v) for k, v in query.items()}
 
 
-class RequestStats:
-    """Counts per vendor, per vendor endpoint (``"METHOD path"``) and per status, plus the full log."""
+# A sandbox left running (or a million-lead benchmark) must not grow without bound: the log keeps the
+# newest entries; the counters count everything.
+LOG_LIMIT = 100_000
 
-    def __init__(self) -> None:
+
+class RequestStats:
+    """Counts per vendor, per vendor endpoint (``"METHOD path"``) and per status, plus the newest log entries."""
+
+    def __init__(self, log_limit: int = LOG_LIMIT) -> None:
         self._lock = threading.Lock()
+        self._log_limit = log_limit
         self.reset()
 
     def reset(self) -> None:
         with self._lock:
-            self._log: list[dict[str, Any]] = []
+            self._log: deque[dict[str, Any]] = deque(maxlen=self._log_limit)
+            self._total = 0
             self._by_vendor: Counter[str] = Counter()
             self._by_endpoint: Counter[tuple[str, str]] = Counter()
             self._by_status: Counter[int] = Counter()
@@ -53,6 +60,7 @@ class RequestStats:
         endpoint = f"{method} {path}"
         with self._lock:
             self._log.append(entry)
+            self._total += 1
             self._by_vendor[vendor] += 1
             self._by_endpoint[(vendor, endpoint)] += 1
             self._by_status[status] += 1
@@ -74,7 +82,7 @@ class RequestStats:
             for (vendor, status), n in sorted(self._by_vendor_status.items()):
                 by_vendor_status.setdefault(vendor, {})[str(status)] = n
             return {
-                "total": len(self._log),
+                "total": self._total,
                 "by_vendor": dict(sorted(self._by_vendor.items())),
                 "by_endpoint": by_endpoint,
                 "by_status": {str(k): v for k, v in sorted(self._by_status.items())},

@@ -220,3 +220,14 @@ def test_serve_prints_the_port_and_stops_on_sigterm() -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_request_log_keeps_the_newest_entries_and_counts_everything() -> None:
+    from sandbox.stats import RequestStats
+
+    stats = RequestStats(log_limit=3)
+    for n in range(5):
+        stats.record("hubspot_leads", method="GET", path=f"/p{n}", query={"access_token": ["t"]}, status=200)
+    assert [entry["path"] for entry in stats.log] == ["/p2", "/p3", "/p4"]
+    assert stats.snapshot()["total"] == 5
+    assert stats.log[0]["query"] == {"access_token": ["***"]}
