@@ -14,7 +14,9 @@ from .report import format_run_report, landed, table
 from .runner import make_pipeline, prepare, run_sources
 from .warehouse import duckdb_path
 
-DEMO_DATA_DIR = ".dlt_demo"  # pipeline state of the demo, kept apart from real runs' DLT_DATA_DIR
+# The demo's pipeline state always lives here, never in the DLT_DATA_DIR of real runs: sandbox cursors
+# must not replace a production pipeline's.
+DEMO_DATA_DIR = ".dlt_demo"
 
 
 def sandbox_env(server: SandboxServer, config: SandboxConfig) -> dict[str, str]:
@@ -32,7 +34,7 @@ def sandbox_env(server: SandboxServer, config: SandboxConfig) -> dict[str, str]:
 
 def run_demo() -> int:
     config = SandboxConfig(today=clock.today())
-    os.environ.setdefault("DLT_DATA_DIR", os.path.abspath(DEMO_DATA_DIR))
+    os.environ["DLT_DATA_DIR"] = os.path.abspath(DEMO_DATA_DIR)
     with SandboxServer(config=config, port=0) as server:
         print(f"sandbox on {server.base_url} (simulated today {config.today})", flush=True)
         os.environ.update(sandbox_env(server, config))

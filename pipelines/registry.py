@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -17,7 +17,6 @@ class SourceSpec:
     secrets: tuple[str, ...] = ()  # keys that must be set and non-empty
     required: tuple[str, ...] = ()  # non-secret keys with no safe default
     available: bool = True  # False while the vendor package is not built yet
-    defaults: dict[str, Any] = field(default_factory=dict)
 
     def env_var(self, key: str) -> str:
         return f"SOURCES__{self.section.upper()}__{key.upper()}"

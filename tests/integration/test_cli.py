@@ -84,3 +84,31 @@ def test_sandbox_refuses_a_bad_fault_spec(capsys: pytest.CaptureFixture[str]) ->
 def test_sandbox_refuses_negative_scale(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sandbox", "--port", "0", "--leads-per-day", "-1"]) == 2
     assert capsys.readouterr().err.strip() == "error: --leads-per-day must be 0 or more, got -1."
+
+
+def test_sandbox_command_serves_in_the_foreground_until_sigterm() -> None:
+    """`marketing-elt sandbox --port 0` prints its URL, answers as the vendor, and stops cleanly on SIGTERM."""
+    import signal
+
+    import httpx
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "sandbox", "--port", "0", "--today", "2026-11-20", "--leads-per-day", "3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("sandbox listening on http://127.0.0.1:"), line
+        base_url = line.split()[3]
+        leads = httpx.get(
+            f"{base_url}/leads/v1/list",
+            params={"access_token": "sandbox-hubspot-token", "max": 100, "timePivot": "insertedAt"},
+            timeout=10,
+        )
+        assert leads.status_code == 200 and len(leads.json()) == 100
+        assert httpx.get(f"{base_url}/leads/v1/list", params={"access_token": "wrong"}, timeout=10).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0

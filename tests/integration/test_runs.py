@@ -144,3 +144,23 @@ def test_analytics_schema_drift_adds_columns_and_survives_type_changes(sandbox, 
     assert drifted_rows > 0
     # the re-read days came as text and were coerced back: same rows, same totals as the clean load
     assert warehouse.query(per_day) == before
+
+
+def test_demo_loads_every_built_source_and_keeps_its_state_apart(warehouse, cli, monkeypatch, tmp_path) -> None:
+    """`marketing-elt demo`: own sandbox, nightly for all built sources, a table of what landed; the demo's
+    pipeline state goes to ./.dlt_demo, never to the DLT_DATA_DIR of real runs."""
+    workdir = tmp_path / "project"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["totals", "sources"]')
+
+    result = cli("demo")
+
+    assert result.code == 0, result.err
+    assert "hubspot_analytics: ok" in result.out and "hubspot_leads: ok" in result.out
+    landed = result.out.split("What landed in", 1)[1]
+    for table in ("hubspot_analytics_totals", "hubspot_analytics_sources", "hubspot_leads"):
+        assert f"\n{table} " in landed
+    assert (workdir / ".dlt_demo").is_dir()
+    assert not warehouse.data_dir.exists()
+    assert warehouse.count("hubspot_analytics_totals") == 10
