@@ -2,8 +2,9 @@
 
 Arrow batches skip dlt's row normalizer, which is what stamps `_dlt_load_id` and `_dlt_id` on dict rows.
 A resource that mixes both paths (arrow normally, dicts when a vendor's types drift) must get the same
-columns either way, and Postgres' COPY/INSERT needs every declared column, so these default to on.
-An explicit user setting (config.toml or env var) is left alone.
+columns either way: dict batches declare both NOT NULL. Without them on arrow batches, a Postgres COPY load
+failed ("missing data for column _dlt_id"), and the warehouse lost the `_dlt_loads` join. So they default
+to on; an explicit user setting (config.toml or env var) is left alone.
 """
 
 from __future__ import annotations
