@@ -21,6 +21,8 @@ import pendulum
 HUBSPOT_TOKEN = "sandbox-hubspot-token"
 ATTRIBUTIONHUB_KEY = "sandbox-attributionhub-key"
 HUMBLYTICS_KEY = "sandbox-humblytics-key"
+# A key of the same property without the `metrics` permission: 403 (humblytics-external-analytics-api.txt, Errors).
+HUMBLYTICS_KEY_NO_METRICS = "sandbox-humblytics-key-no-metrics"
 HUMBLYTICS_PROPERTY = "sandbox-property"
 
 
@@ -86,6 +88,7 @@ class SandboxConfig:
     attributionhub_key: str = ATTRIBUTIONHUB_KEY
     humblytics_key: str = HUMBLYTICS_KEY
     humblytics_property: str = HUMBLYTICS_PROPERTY
+    humblytics_keys_without_metrics: tuple[str, ...] = (HUMBLYTICS_KEY_NO_METRICS,)  # valid keys, no `metrics`
     # scale knobs
     leads_per_day: int = 20
     sessions_per_day: int = 200
@@ -102,6 +105,9 @@ class SandboxConfig:
     attributionhub_session_batches_per_request: int = 5
     humblytics_bucket_limit: int = 500
     humblytics_rate_limit: tuple[int, float] | None = None
+    # The other reading of Humblytics' ambiguous `end` (sandbox/humblytics.py, THE RANGE RULE): a date-only end
+    # covers its whole local day and there is no trailing bucket. Off = the reading of the published sample.
+    humblytics_end_inclusive: bool = False
 
 
 class VendorSim(Protocol):

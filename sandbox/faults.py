@@ -22,19 +22,25 @@ Spec grammar (``--faults SPEC``, ``POST /_sandbox/faults {"spec": SPEC}``, ``set
       start=K              first matching request that fires, 1-based (default 1)
       nth=N                shorthand for start=N,count=1 (a one-off)
       retry_after=S        with status: send Retry-After: S (without it, no Retry-After header)
+      policy=NAME          with status=429 on a HubSpot target: the 429 body's policyName, TEN_SECONDLY_ROLLING
+                           (the default) or DAILY ("You have reached your daily limit."; facts.md)
       jitter=MS            with latency
       parent=KEY           with new_field
       path=PREFIX          only requests whose path starts with PREFIX
       p=FLOAT              fire with this probability (seeded, reproducible), default 1
 
 Examples: ``hubspot_leads:status=503,count=2`` (two 503s, then OK);
-``hubspot_analytics:status=429,count=3,retry_after=1``; ``humblytics:latency=100,jitter=20``;
+``hubspot_analytics:status=429,count=3,retry_after=1``; ``hubspot_leads:status=429,policy=DAILY,start=3``
+(the daily limit from the 3rd request on); ``humblytics:latency=100,jitter=20``;
 ``*:drop,nth=5``;
 ``hubspot_analytics:new_field=channelGroup,parent=breakdown``; ``hubspot_leads:type_change=insertedAt``.
 
 Every rule counts the requests it matches (vendor and path) from the moment the faults are set, so "the Kth
 matching request" is exact. Injected 429/500 bodies are in the vendor's own error format; 502/503 come back
-as an HTML gateway page, as load balancers in front of real APIs send them.
+as an HTML gateway page, as load balancers in front of real APIs send them. Injected HubSpot JSON errors carry
+a ``correlationId`` (429s also a ``requestId``) and the same id in an ``X-HubSpot-Correlation-Id`` header, as
+HubSpot sends them; the ids are derived from the seed, the rule and the request's ordinal, so they differ per
+response and repeat run to run.
 """
 
 from __future__ import annotations
@@ -46,11 +52,13 @@ from typing import Any
 
 import orjson
 
-from sandbox.core import SandboxResponse, rng
-from sandbox.limits import HUBSPOT_RATE_LIMIT_BODY, HUMBLYTICS_RATE_LIMIT_BODY
+from sandbox.core import SandboxResponse, rng, stable_hex
+from sandbox.hubspot_common import as_uuid
+from sandbox.limits import HUBSPOT_POLICIES, HUMBLYTICS_RATE_LIMIT_BODY, hubspot_rate_limit_body
 
 ACTIONS = ("status", "latency", "slow", "drop", "truncate", "new_field", "type_change")
 TARGETS = ("hubspot_analytics", "hubspot_leads", "attributionhub", "humblytics", "hubspot", "*")
+HUBSPOT_TARGETS = ("hubspot_analytics", "hubspot_leads", "hubspot")
 DRIFT_VALUE = "drifted"
 
 
@@ -73,6 +81,7 @@ class FaultRule:
     count: int | None = None
     probability: float = 1.0
     path: str | None = None
+    policy: str | None = None  # HubSpot 429 policyName
 
     def applies_to(self, vendor: str, path: str) -> bool:
         if self.target not in ("*", vendor) and not (self.target == "hubspot" and vendor.startswith("hubspot")):
@@ -90,6 +99,17 @@ def _number(key: str, value: str | None, kind: type = float) -> Any:
         return kind(value)
     except ValueError:
         raise FaultSpecError(f"fault option '{key}' has a bad value {value!r}") from None
+
+
+def _policy(value: str | None) -> str:
+    if not value:
+        raise FaultSpecError("fault option 'policy' needs a value")
+    policy = value.upper()
+    if policy not in HUBSPOT_POLICIES:
+        raise FaultSpecError(
+            f"fault option 'policy' has a bad value {value!r}; use one of {', '.join(HUBSPOT_POLICIES)}"
+        )
+    return policy
 
 
 def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> FaultRule:
@@ -127,6 +147,8 @@ def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> Fau
             fields["probability"] = _number(key, value)
         elif key in ("parent", "path"):
             fields[key] = value
+        elif key == "policy":
+            fields["policy"] = _policy(value)
         elif key not in ACTIONS:
             raise FaultSpecError(f"unknown fault option {key!r}")
     if len(actions) != 1:
@@ -135,6 +157,8 @@ def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> Fau
         if "start" in fields or "count" in fields:
             raise FaultSpecError("'nth' cannot be combined with 'start' or 'count'")
         fields["start"], fields["count"] = nth, 1
+    if "policy" in fields and (actions[0] != "status" or fields.get("status") != 429 or target not in HUBSPOT_TARGETS):
+        raise FaultSpecError(f"'policy' goes with status=429 on a HubSpot target ({', '.join(HUBSPOT_TARGETS)})")
     if actions[0] == "new_field" and not fields.get("parent"):
         raise FaultSpecError("'new_field' needs 'parent=KEY' (the key that marks the records to change)")
     if fields.get("start", 1) < 1 or fields.get("count", 1) < 0:
@@ -227,18 +251,18 @@ class Faults:
                 if rule.probability < 1.0 and rnd.random() >= rule.probability:
                     continue
                 jitter = rnd.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0.0
-                _apply(plan, rule, vendor, jitter)
+                _apply(plan, rule, vendor, jitter, ids=(self._seed, i, self._seen[i]))
         return plan
 
 
-def _apply(plan: FaultPlan, rule: FaultRule, vendor: str, jitter_ms: float) -> None:
+def _apply(plan: FaultPlan, rule: FaultRule, vendor: str, jitter_ms: float, ids: tuple[object, ...] = ()) -> None:
     plan.labels.append(f"{rule.action}" + (f"={rule.status}" if rule.status else ""))
     if rule.action == "latency":
         plan.delay_s += (rule.latency_ms + jitter_ms) / 1000
     elif rule.action == "slow":
         plan.delay_s += rule.slow_s
     elif rule.action == "status" and plan.response is None:
-        plan.response = injected_response(vendor, rule.status or 500, rule.retry_after)
+        plan.response = injected_response(vendor, rule.status or 500, rule.retry_after, policy=rule.policy, ids=ids)
     elif rule.action in ("drop", "truncate") and plan.mode == "normal":
         plan.mode = rule.action
     elif rule.action in ("new_field", "type_change"):
@@ -249,17 +273,32 @@ def _reason(status: int) -> str:
     return "Bad Gateway" if status == 502 else "Service Unavailable"
 
 
-def injected_response(vendor: str, status: int, retry_after: float | None) -> SandboxResponse:
-    """An error in the vendor's own shape; 502/503 as a gateway's HTML page."""
+def injected_response(
+    vendor: str,
+    status: int,
+    retry_after: float | None,
+    *,
+    policy: str | None = None,
+    ids: tuple[object, ...] = (),
+) -> SandboxResponse:
+    """An error in the vendor's own shape; 502/503 as a gateway's HTML page.
+
+    ``policy`` is a HubSpot 429's policyName (default TEN_SECONDLY_ROLLING); ``ids`` seeds the HubSpot ids.
+    """
     headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
     if status in (502, 503, 504):
         title = f"{status} {_reason(status)}"
         page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
         return SandboxResponse(status, page.encode(), {"Content-Type": "text/html", **headers})
     if vendor.startswith("hubspot"):
+        correlation = as_uuid(stable_hex(0, "fault", *ids, "correlationId"))
+        headers["X-HubSpot-Correlation-Id"] = correlation
+        body: Any
         if status == 429:
-            return SandboxResponse.json(429, HUBSPOT_RATE_LIMIT_BODY, headers)
-        body: Any = {"status": "error", "message": "internal error", "correlationId": "injected-fault"}
+            request_id = as_uuid(stable_hex(0, "fault", *ids, "requestId"))
+            body = hubspot_rate_limit_body(policy or "TEN_SECONDLY_ROLLING", correlation, request_id)
+        else:
+            body = {"status": "error", "message": "internal error", "correlationId": correlation}
     elif vendor == "humblytics":
         body = HUMBLYTICS_RATE_LIMIT_BODY if status == 429 else {"error": "internal_error", "message": "injected"}
     else:

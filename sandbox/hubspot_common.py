@@ -22,9 +22,13 @@ AUTH_MISSING = (
 AUTH_INVALID = "The access token provided is invalid or has expired."
 
 
-def correlation_id(request: SandboxRequest) -> str:
-    raw = stable_hex(0, request.method, request.path, sorted(request.query.items()))
+def as_uuid(raw: str) -> str:
+    """32 hex digits in the 8-4-4-4-12 form of HubSpot's correlation and request ids."""
     return f"{raw[:8]}-{raw[8:12]}-{raw[12:16]}-{raw[16:20]}-{raw[20:32]}"
+
+
+def correlation_id(request: SandboxRequest) -> str:
+    return as_uuid(stable_hex(0, request.method, request.path, sorted(request.query.items())))
 
 
 def error(

@@ -16,7 +16,17 @@ THE RANGE RULE (decided here, once; pinned by test_published_sample_meta):
     ``bucket_count`` (> ``humblytics_bucket_limit`` → 400) counts that inclusive series: 500 hourly buckets
     is start .. start+499 h; start .. start+500 h is 501 buckets and a 400.
 
+    THE OTHER READING (``SandboxConfig.humblytics_end_inclusive=True``), for clients that must survive either:
+    ``end`` is inclusive. A date-only ``end`` D covers its whole local day (data through D 23:59:59 local,
+    ``meta.end`` that second); a timestamp ``end`` T covers T's second (``meta.end`` = T). The bucket series
+    stops with the last bucket holding data: no trailing zero bucket, so start=D1, end=D2 by day is D1..D2
+    and ``bucket_count`` is the number of days. ``end`` must still fall after ``start``, so start=D, end=D is
+    one day. Under it the published sample answers 7 buckets with meta.end 2024-05-08T03:59:59.000Z.
+
 Other decisions where the document is silent:
+    * Auth answers in this order: 401 for a key the sandbox does not know (neither ``humblytics_key`` nor one
+      of ``humblytics_keys_without_metrics``), 403 when the path's property is not the key's, then 403 when
+      the key lacks the ``metrics`` permission (document: "Ensure the key has the metrics permission").
     * Weeks start on Monday (ISO) and months on the 1st, local; day/week/month steps are DST-aware, so a
       spring-forward day has 23 hourly buckets; bucket timestamps are UTC instants with milliseconds.
     * ``limit`` is validated (1..50; 51 → 400 — "maximum supported value: 50", not clamped) on the
@@ -112,7 +122,7 @@ def _parse_moment(value: str | None, name: str, tz: pendulum.Timezone) -> pendul
 
 
 def parse_window(request: SandboxRequest, config: SandboxConfig, granularity: str) -> tuple[Window, str]:
-    """Validate start/end/timezone and lay out the buckets (see THE RANGE RULE above)."""
+    """Validate start/end/timezone and lay out the buckets (see THE RANGE RULE and THE OTHER READING above)."""
     tz_name = request.param("timezone") or "UTC"
     try:
         tz = pendulum.timezone(tz_name)
@@ -120,12 +130,15 @@ def parse_window(request: SandboxRequest, config: SandboxConfig, granularity: st
         raise InvalidRequest(f"Unsupported timezone: {tz_name!r} (expected an IANA zone name)") from exc
     start = _parse_moment(request.param("start"), "start", tz).in_tz(tz)
     end = _parse_moment(request.param("end"), "end", tz).in_tz(tz)
-    if end <= start:  # document: "end ... occurs after start"
+    inclusive = config.humblytics_end_inclusive
+    if inclusive:  # THE OTHER READING: `end` (exclusive from here on) moves past the day or second it names
+        end = end.add(days=1) if _DATE_ONLY.match(request.param("end") or "") else end.add(seconds=1)
+    if end.subtract(seconds=1 if inclusive else 0) <= start:  # document: "end ... occurs after start"
         raise InvalidRequest("end must be after start")
     limit = config.humblytics_bucket_limit
     starts: list[int] = []
     moment = start.start_of(_START_OF[granularity])
-    while moment <= end:
+    while moment < end or (moment == end and not inclusive):
         if len(starts) == limit:  # document: "Maximum of 500 buckets per request"
             raise InvalidRequest(f"range too large: more than {limit} {granularity} buckets")
         starts.append(int(moment.timestamp()))
@@ -166,10 +179,14 @@ class HumblyticsSim:
             return _error(405, "method_not_allowed", "Only GET is supported.")
         auth = request.header("Authorization") or ""
         scheme, _, key = auth.partition(" ")
-        if scheme.lower() != "bearer" or key.strip() != config.humblytics_key:
+        key = key.strip()
+        lacks_metrics = key in config.humblytics_keys_without_metrics
+        if scheme.lower() != "bearer" or (key != config.humblytics_key and not lacks_metrics):
             return _error(401, "unauthorized", "Missing or invalid API key header.")
         if prop != config.humblytics_property:  # keys are property-scoped (document, Authentication)
             return _error(403, "forbidden", "Property ID does not match the API key.")
+        if lacks_metrics:  # document, Errors: 403 when "the key does not have metrics permission"
+            return _error(403, "forbidden", "API key does not have the metrics permission.")
         try:
             return SandboxResponse.json(200, self._answer(endpoint, prop, request, config))
         except InvalidRequest as exc:

@@ -25,6 +25,24 @@ HUBSPOT_RATE_LIMIT_BODY = {
     "policyName": "TEN_SECONDLY_ROLLING",
 }
 HUMBLYTICS_RATE_LIMIT_BODY = {"error": "rate_limited", "message": "Too many requests in a short window."}
+# facts.md: "429 bodies carry `policyName` (e.g. `TEN_SECONDLY_ROLLING`, `DAILY`)"; the ones the sandbox can send.
+HUBSPOT_POLICIES = ("TEN_SECONDLY_ROLLING", "DAILY")
+
+
+def hubspot_rate_limit_body(policy: str, correlation_id: str, request_id: str) -> dict[str, str]:
+    """A HubSpot 429 body for ``policy`` with its ids; ``DAILY`` says "You have reached your daily limit.".
+
+    facts.md records only the policyName values; the keys and their order follow HubSpot's public 429 example,
+    which no document in vendor-docs/ reproduces (an assumption: keep it here, in one place).
+    """
+    return {
+        "status": "error",
+        "message": f"You have reached your {policy.lower()} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id,
+        "policyName": policy,
+        "requestId": request_id,
+    }
 
 
 class RollingWindow:

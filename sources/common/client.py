@@ -2,8 +2,9 @@
 
 What is retried (transient: a later identical request can succeed): transport errors and timeouts,
 429 (unless the vendor's `classify` hook calls it terminal), 500/502/503/504, and 2xx bodies that are
-not valid JSON (truncated). What is not: 400/404/422 (the request is wrong), 401/403 (credentials),
-413/501 (HubSpot result limits: only a narrower window helps, see hubspot-analytics-api.txt).
+not valid JSON (truncated). What is not: 400/404/422 (the request is wrong), 401/403 (credentials), and
+whatever a vendor's `classify` calls terminal (HubSpot's 413/501 result limits, Humblytics' "range too
+large" 400, a spent quota): vendor meanings live with the vendor, not here.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import orjson
 from .errors import (
     AuthError,
     BadRequestError,
-    LimitExceededError,
+    QuotaExhaustedError,
     ResponseFormatError,
     RetriesExhaustedError,
     VendorError,
@@ -45,10 +46,29 @@ except PackageNotFoundError:  # running from a checkout that was never installed
 USER_AGENT = f"marketing-elt/{__version__} (+https://github.com/marketing-elt)"
 CONNECT_TIMEOUT_S = 10.0
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
-REQUEST_ID_HEADERS = ("x-request-id", "x-hubspot-correlation-id", "x-correlation-id", "request-id")
 DEFAULT_RETRY = RetryPolicy()
 
-Classifier = Callable[[httpx.Response], Exception | None]
+
+@dataclass(frozen=True)
+class RequestIdSource:
+    """Where a vendor puts the id its support asks for: response headers first, then JSON body keys."""
+
+    headers: tuple[str, ...] = ("x-request-id",)
+    body_keys: tuple[str, ...] = ("request_id", "requestId")
+
+
+@dataclass(frozen=True)
+class Terminal:
+    """A vendor's verdict that an answer is final. The client words it as one sentence:
+    `<vendor> <what> (<status>) on <endpoint> (<vendor's words>): <todo>` and adds the request id."""
+
+    kind: type[VendorError]
+    what: str
+    todo: str
+
+
+Classifier = Callable[[httpx.Response], Terminal | None]
+DEFAULT_REQUEST_IDS = RequestIdSource()
 # The vendor's documented wait for a retried answer that carries no Retry-After header (seconds), or None.
 WaitHint = Callable[[httpx.Response], float | None]
 
@@ -72,16 +92,16 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def request_id_of(response: httpx.Response) -> str | None:
-    """The vendor's request/correlation id, from headers or a JSON error body."""
-    for header in REQUEST_ID_HEADERS:
+def request_id_of(response: httpx.Response, source: RequestIdSource = DEFAULT_REQUEST_IDS) -> str | None:
+    """The vendor's request/correlation id, from its header or its JSON error body."""
+    for header in source.headers:
         if value := response.headers.get(header):
             return value
     body = _try_json(response)
     if isinstance(body, dict):
-        for key in ("correlationId", "requestId", "request_id"):
+        for key in source.body_keys:
             if isinstance(body.get(key), str):
-                return body[key]
+                return str(body[key])
     return None
 
 
@@ -116,7 +136,9 @@ class ApiClient:
     """A vendor's HTTP client: `request`, `get_json`, `post_json`; use as a context manager to close it.
 
     `classify(response)` sees every response with status >= 300 before the built-in rules and may return
-    a terminal exception (AttributionHub's monthly-quota 429, facts.md); None keeps the default handling.
+    a `Terminal` verdict (AttributionHub's monthly-quota 429, HubSpot's 413/501); None keeps the default
+    handling. After a `QuotaExhaustedError` or a 401 the client sends nothing more: every later call raises
+    it again at once, so parallel resources do not each spend a request to learn the same thing.
     Thread-safe: one client may serve dlt's parallel resources.
     """
 
@@ -135,9 +157,11 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         credentials_hint: str | None = None,
         wait_hint: WaitHint | None = None,
+        request_ids: RequestIdSource = DEFAULT_REQUEST_IDS,
     ) -> None:
         """`credentials_hint` names what to fix on 401/403 (default: the `SOURCES__<VENDOR>__` keys);
-        `wait_hint` stands in for a missing `Retry-After` where the vendor documents its window."""
+        `wait_hint` stands in for a missing `Retry-After` where the vendor documents its window;
+        `request_ids` says where the vendor puts its request id."""
         install_log_redaction()  # httpx logs full URLs at INFO; Leads v1 URLs hold the token
         self.vendor = vendor
         self.base_url = base_url
@@ -145,6 +169,8 @@ class ApiClient:
         self.rate_limiter = rate_limiter
         self.classify = classify
         self.wait_hint = wait_hint
+        self.request_ids = request_ids
+        self._spent: VendorError | None = None  # a spent quota or rejected credentials: nothing more is sent
         self.credentials_hint = credentials_hint or f"the {vendor} credentials (SOURCES__{vendor.upper()}__*)"
         self._sleep = sleep
         self._rand = random.random
@@ -171,6 +197,18 @@ class ApiClient:
         """Send with retries; returns the successful response or raises a typed `VendorError`."""
         response, _ = self._send(method, path, endpoint or path, params, json, decode=False)
         return response
+
+    def request_decoded(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+    ) -> tuple[httpx.Response, Any]:
+        """Send with retries; the response (headers for paginators) and its body decoded once."""
+        return self._send(method, path, endpoint or path, params, json, decode=True)
 
     def request_json(
         self,
@@ -217,6 +255,8 @@ class ApiClient:
         *,
         decode: bool,
     ) -> tuple[httpx.Response, Any]:
+        if self._spent is not None:
+            raise self._spent
         content = None if json is None else orjson.dumps(json, default=_json_default)
         headers = None if json is None else {"Content-Type": "application/json"}
         waited = 0.0
@@ -261,6 +301,8 @@ class ApiClient:
         url = redact_url(response.request.url)
         terminal = self._terminal_error(response, endpoint, url)
         if terminal is not None:
+            if isinstance(terminal, QuotaExhaustedError) or (isinstance(terminal, AuthError) and terminal.status == 401):
+                self._spent = terminal
             raise terminal
         if response.status_code in RETRIED_STATUSES:
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -274,7 +316,7 @@ class ApiClient:
                 url=url,
                 retry_after_s=retry_after,
                 vendor_message=vendor_message_of(response),
-                request_id=request_id_of(response),
+                request_id=request_id_of(response, self.request_ids),
             )
         if not decode:
             return response, None
@@ -288,47 +330,42 @@ class ApiClient:
                 status=response.status_code,
                 url=url,
                 vendor_message=truncate(redact(response.text)) or None,
-                request_id=request_id_of(response),
+                request_id=request_id_of(response, self.request_ids),
                 undecodable=True,
             )
         return response, payload
 
-    def _terminal_error(self, response: httpx.Response, endpoint: str, url: str) -> Exception | None:
+    def _terminal_error(self, response: httpx.Response, endpoint: str, url: str) -> VendorError | None:
         """The error to raise at once for this response, or None (success or transient)."""
         status = response.status_code
         if status < 300:
             return None
-        if self.classify is not None:
-            verdict = self.classify(response)
-            if verdict is not None:
-                return verdict
-        if status in RETRIED_STATUSES:
+        verdict = self.classify(response) if self.classify is not None else None
+        if verdict is None and status in RETRIED_STATUSES:
             return None
+        if verdict is None:
+            verdict = self._default_verdict(status)
         vendor_message = vendor_message_of(response)
         said = f" ({vendor_message})" if vendor_message else ""
-        where = f"{self.vendor} {{what}} ({status}) on {endpoint}"
-        common: dict[str, Any] = {
-            "vendor": self.vendor,
-            "endpoint": endpoint,
-            "status": status,
-            "url": url,
-            "vendor_message": vendor_message,
-            "request_id": request_id_of(response),
-        }
+        return verdict.kind(
+            f"{self.vendor} {verdict.what} ({status}) on {endpoint}{said}: {verdict.todo}",
+            vendor=self.vendor,
+            endpoint=endpoint,
+            status=status,
+            url=url,
+            vendor_message=vendor_message,
+            request_id=request_id_of(response, self.request_ids),
+        )
+
+    def _default_verdict(self, status: int) -> Terminal:
         if status == 401:
-            msg = where.format(what="rejected the credentials") + f": check {self.credentials_hint}."
-            return AuthError(msg, **common)
+            return Terminal(AuthError, "rejected the credentials", f"check {self.credentials_hint}.")
         if status == 403:
-            msg = where.format(what="refused access") + f"{said}: check that {self.credentials_hint} grant"
-            return AuthError(msg + " the scope/permission this endpoint needs.", **common)
-        if status in (413, 501):
-            msg = where.format(what="refused a request over its result limit") + f"{said}: narrow the date range."
-            return LimitExceededError(msg, **common)
+            todo = f"check that {self.credentials_hint} grant the scope/permission this endpoint needs."
+            return Terminal(AuthError, "refused access", todo)
         if 400 <= status < 500:
-            msg = where.format(what="rejected the request") + f"{said}: fix the request parameters or config."
-            return BadRequestError(msg, **common)
-        msg = where.format(what="answered with an unexpected status") + f"{said}: report it with the request id."
-        return VendorError(msg, **common)
+            return Terminal(BadRequestError, "rejected the request", "fix the request parameters or config.")
+        return Terminal(VendorError, "answered with an unexpected status", "report it with the request id.")
 
     def _exhausted(self, failure: _Failure, endpoint: str, attempts: int) -> VendorError:
         common: dict[str, Any] = {

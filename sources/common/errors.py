@@ -46,6 +46,8 @@ class VendorError(MarketingEltError):
         vendor_message: str | None = None,
         request_id: str | None = None,
     ) -> None:
+        if request_id and request_id not in message:  # support asks for it: the sentence carries it
+            message = f"{message.removesuffix('.')} (request id {request_id})."
         super().__init__(message)
         self.vendor = vendor
         self.endpoint = endpoint
@@ -85,7 +87,8 @@ class BadRequestError(VendorError):
 
 
 class LimitExceededError(VendorError):
-    """413 and 501 (HubSpot result-size/scan-time limits): retrying cannot help, a narrower window can."""
+    """A vendor's points/scan/range limit (HubSpot 413/501, Humblytics' "range too large" 400): retrying
+    cannot help, a narrower window can (`windows.fetch_with_split`)."""
 
 
 class QuotaExhaustedError(VendorError):

@@ -11,7 +11,7 @@ from typing import Any
 import dlt
 import httpx
 
-from .client import ApiClient, Classifier, WaitHint
+from .client import DEFAULT_REQUEST_IDS, ApiClient, Classifier, RequestIdSource, WaitHint
 from .errors import ConfigError
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
@@ -54,6 +54,7 @@ def make_client(
     classify: Classifier | None = None,
     credentials_hint: str | None = None,
     wait_hint: WaitHint | None = None,
+    request_ids: RequestIdSource = DEFAULT_REQUEST_IDS,
 ) -> ApiClient:
     """Every vendor client is built here, so timeouts and retries are configured in one place."""
     return ApiClient(
@@ -66,4 +67,5 @@ def make_client(
         classify=classify,
         credentials_hint=credentials_hint,
         wait_hint=wait_hint,
+        request_ids=request_ids,
     )

@@ -9,7 +9,7 @@ what lies ahead.
 
 How: after a full page whose last cursor value is `v`, the next request is `start=v, offset=0`. The
 vendor's `startTime` is inclusive (the sandbox and hubspot-leads-api.txt: "after this time" is served as
-`>=`), so the records tied at `v` come back once more; `records()` drops the ones already returned, by
+`>=`), so the records tied at `v` come back once more; `page_records()` drops the ones already returned, by
 their key. Re-reading the tie group (usually one record) instead of skipping it with `offset=<ties>`
 keeps the guarantee even when a record of the tie group itself leaves the set. Only when a whole page
 shares one cursor value does the paginator fall back to offsets *within* that value; it then re-reads
@@ -17,19 +17,19 @@ shares one cursor value does the paginator fall back to offsets *within* that va
 edit stamping more than `limit` leads with one millisecond, then edited again mid-run, is the residue).
 
 Paging ends on a page shorter than `limit`, so `limit` must not exceed what the vendor serves per page.
+The replayed records are dropped by `page_records`, which `paginate()` always applies: a caller cannot
+forget it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from itertools import pairwise
 from typing import Any
 
+import httpx
+
 from .paginators import BasePaginator, PageRequest, PageStateError
-
-
-def _identity(payload: Any) -> list[Any]:
-    return payload if isinstance(payload, list) else []
 
 
 def _peek(record: Any, field: str) -> Any:
@@ -41,11 +41,7 @@ def _peek(record: Any, field: str) -> Any:
 
 
 class KeysetOffsetPaginator(BasePaginator):
-    """Offset paging re-anchored on `cursor_field` (ascending sort required); drives `paginate()`.
-
-    Pass `records=paginator.records` to `paginate()`: it drops records replayed by the inclusive
-    re-anchoring. `extract(payload)` turns a payload into its raw list of records (default: the payload).
-    """
+    """Offset paging re-anchored on `cursor_field` (ascending sort required); drives `paginate()`."""
 
     def __init__(
         self,
@@ -56,7 +52,6 @@ class KeysetOffsetPaginator(BasePaginator):
         limit: int,
         *,
         key_field: str,
-        extract: Callable[[Any], list[Any]] = _identity,
     ) -> None:
         super().__init__()
         if limit < 1:
@@ -67,7 +62,6 @@ class KeysetOffsetPaginator(BasePaginator):
         self.limit_param = limit_param
         self.limit = limit
         self.key_field = key_field
-        self._extract = extract
         # Re-read records when walking a tie group by offset (10%: one page in ten is re-read).
         self.tie_overlap = limit // 10
         self.anchor: Any = None
@@ -83,9 +77,8 @@ class KeysetOffsetPaginator(BasePaginator):
         req.params[self.offset_param] = self.offset
         req.params[self.limit_param] = self.limit
 
-    def records(self, payload: Any) -> list[Any]:
+    def page_records(self, raw: list[Any]) -> list[Any]:
         """The page's records minus those already returned at the anchor (the inclusive-start replay)."""
-        raw = self._extract(payload)
         if not self._seen_at_anchor:
             return raw
         return [
@@ -94,8 +87,7 @@ class KeysetOffsetPaginator(BasePaginator):
             if not (_peek(r, self.cursor_field) == self.anchor and _peek(r, self.key_field) in self._seen_at_anchor)
         ]
 
-    def update_state(self, payload: Any, records: list[Any]) -> None:
-        raw = self._extract(payload)
+    def update_state(self, response: httpx.Response, payload: Any, raw: list[Any]) -> None:
         if len(raw) < self.limit:
             self._has_next_page = False
             return

@@ -1,8 +1,9 @@
 """dlt-style paginators and the one `paginate()` loop every vendor uses.
 
 Vocabulary mirrors `dlt.sources.helpers.rest_client.paginators`: `init_request`, `update_state`,
-`update_request`, `has_next_page`. A paginator sees the decoded payload and the page's records, and
-edits a `PageRequest` (query params and JSON body) for the next page.
+`update_request`, `has_next_page`. A paginator sees the response (headers, for header-based paging), the
+payload decoded once, and the page's records; it edits a `PageRequest` (query params and JSON body) for
+the next page, and may drop records its own paging replays (`page_records`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import orjson
 
 from .errors import PaginationError, truncate
@@ -46,9 +48,13 @@ class BasePaginator(ABC):
     def init_request(self, req: PageRequest) -> None:  # noqa: B027 - optional override
         """Put the first page's paging parameters into `req`."""
 
+    def page_records(self, records: list[Any]) -> list[Any]:
+        """The records of the page just received that the caller gets (all, unless paging replays some)."""
+        return records
+
     @abstractmethod
-    def update_state(self, payload: Any, records: list[Any]) -> None:
-        """Read the page just received and decide whether another follows."""
+    def update_state(self, response: httpx.Response, payload: Any, records: list[Any]) -> None:
+        """Read the page just received (headers, decoded body, its raw records) and decide if another follows."""
 
     @abstractmethod
     def update_request(self, req: PageRequest) -> None:
@@ -59,28 +65,39 @@ class BasePaginator(ABC):
         return f"{type(self).__name__}({state}, has_next_page={self._has_next_page})"
 
 
-class SinglePagePaginator(BasePaginator):
-    """For endpoints that answer in one page."""
-
-    def update_state(self, payload: Any, records: list[Any]) -> None:
-        self._has_next_page = False
-
-    def update_request(self, req: PageRequest) -> None:
-        return
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-class OffsetTotalPaginator(BasePaginator):
-    """HubSpot analytics `total`/`summarize` responses: `{offset, total, totals, breakdowns}`.
+class OffsetPaginator(BasePaginator):
+    """Offset paging in the query string, for every vendor that pages by `offset`.
 
-    The response `offset` is the next index to request (sequential, exclusive; hubspot-analytics-api.txt);
-    paging ends when it reaches `total` or a page comes back empty.
+    - `next_offset_key`: the body says the next offset (HubSpot analytics `total`: `offset` is the next
+      index to request, hubspot-analytics-api.txt); otherwise the next offset is offset + records.
+    - `total_key`: the body says how many there are; paging ends when the next offset reaches it.
+      Without it, a page shorter than `limit` is the last (Leads v1 `max`/`offset`).
+    An empty page always ends paging.
     """
 
-    def __init__(self, limit: int | None = None, *, offset_param: str = "offset", limit_param: str = "limit") -> None:
+    def __init__(
+        self,
+        limit: int | None = None,
+        *,
+        offset_param: str = "offset",
+        limit_param: str = "limit",
+        total_key: str | None = None,
+        next_offset_key: str | None = None,
+    ) -> None:
         super().__init__()
+        if limit is not None and limit < 1:
+            raise ValueError("limit must be positive")
+        if limit is None and total_key is None:
+            raise ValueError("without a total in the body, the page size `limit` is what ends paging")
         self.limit = limit
         self.offset_param = offset_param
         self.limit_param = limit_param
+        self.total_key = total_key
+        self.next_offset_key = next_offset_key
         self.offset = 0
 
     def init_request(self, req: PageRequest) -> None:
@@ -89,14 +106,17 @@ class OffsetTotalPaginator(BasePaginator):
         if self.limit is not None:
             req.params[self.limit_param] = self.limit
 
-    def update_state(self, payload: Any, records: list[Any]) -> None:
+    def update_state(self, response: httpx.Response, payload: Any, records: list[Any]) -> None:
         body = payload if isinstance(payload, Mapping) else {}
-        next_offset = body.get("offset")
-        if not isinstance(next_offset, int) or isinstance(next_offset, bool):
-            next_offset = self.offset + len(records)
-        total = body.get("total")
-        self.offset = next_offset
-        if not records or (isinstance(total, int) and next_offset >= total):
+        given = _int_or_none(body.get(self.next_offset_key)) if self.next_offset_key else None
+        self.offset = given if given is not None else self.offset + len(records)
+        if not records:
+            self._has_next_page = False
+        elif self.total_key is not None:
+            total = _int_or_none(body.get(self.total_key))
+            if total is not None and self.offset >= total:
+                self._has_next_page = False
+        elif self.limit is not None and len(records) < self.limit:
             self._has_next_page = False
 
     def update_request(self, req: PageRequest) -> None:
@@ -124,70 +144,22 @@ class RecordsProcessedPaginator(BasePaginator):
         body[self.offset_key] = self.offset
         req.json = body
 
-    def update_state(self, payload: Any, records: list[Any]) -> None:
+    def update_state(self, response: httpx.Response, payload: Any, records: list[Any]) -> None:
         pagination = payload.get("pagination") if isinstance(payload, Mapping) else None
         if not isinstance(pagination, Mapping) or not pagination.get("has_more"):
             self._has_next_page = False
             return
         if self.session_filtered:
-            processed = pagination.get("records_processed")
-            if not isinstance(processed, int) or isinstance(processed, bool):
-                raise PageStateError(f"has_more is true but records_processed is {processed!r}")
+            raw = pagination.get("records_processed")
+            processed = _int_or_none(raw)
+            if processed is None:
+                raise PageStateError(f"has_more is true but records_processed is {raw!r}")
             self.offset = processed
         else:
             self.offset += len(records)
 
     def update_request(self, req: PageRequest) -> None:
         req.json = {**(req.json or {}), self.offset_key: self.offset}
-
-
-class OffsetLimitPaginator(BasePaginator):
-    """Leads v1 `max`/`offset` (hubspot-leads-api.txt): the list ends on a page shorter than `limit`."""
-
-    def __init__(self, limit: int, offset_param: str = "offset", limit_param: str = "max") -> None:
-        super().__init__()
-        if limit < 1:
-            raise ValueError("limit must be positive")
-        self.limit = limit
-        self.offset_param = offset_param
-        self.limit_param = limit_param
-        self.offset = 0
-
-    def init_request(self, req: PageRequest) -> None:
-        self.offset = int(req.params.get(self.offset_param, 0))
-        req.params[self.offset_param] = self.offset
-        req.params[self.limit_param] = self.limit
-
-    def update_state(self, payload: Any, records: list[Any]) -> None:
-        self.offset += len(records)
-        if len(records) < self.limit:
-            self._has_next_page = False
-
-    def update_request(self, req: PageRequest) -> None:
-        req.params[self.offset_param] = self.offset
-
-
-class PageNumberPaginator(BasePaginator):
-    """`page=1,2,...`; ends on an empty page, or a page shorter than `page_size` when that is known."""
-
-    def __init__(self, page_param: str = "page", *, start_page: int = 1, page_size: int | None = None) -> None:
-        super().__init__()
-        self.page_param = page_param
-        self.page = start_page
-        self.page_size = page_size
-
-    def init_request(self, req: PageRequest) -> None:
-        self.page = int(req.params.get(self.page_param, self.page))
-        req.params[self.page_param] = self.page
-
-    def update_state(self, payload: Any, records: list[Any]) -> None:
-        if not records or (self.page_size is not None and len(records) < self.page_size):
-            self._has_next_page = False
-        else:
-            self.page += 1
-
-    def update_request(self, req: PageRequest) -> None:
-        req.params[self.page_param] = self.page
 
 
 def _fingerprint(req: PageRequest) -> bytes:
@@ -211,8 +183,10 @@ def paginate(
 ) -> Iterator[list[Any]]:
     """Yield each page's records (a list per page) until the paginator says stop.
 
-    Fails with PaginationError when the next request would repeat one already sent: a vendor that
-    keeps returning the same token/offset would otherwise loop for ever (the singer-sdk guard).
+    `records(payload)` picks the page's records out of the decoded body; the paginator then sees them all
+    and the caller gets `paginator.page_records(...)` of them. Fails with PaginationError when the next
+    request would repeat one already sent: a vendor that keeps returning the same token/offset would
+    otherwise loop for ever (the singer-sdk guard).
     """
     req = PageRequest(params=dict(params or {}), json=copy.deepcopy(dict(json)) if json is not None else None)
     paginator.init_request(req)
@@ -227,11 +201,12 @@ def paginate(
                 endpoint=endpoint,
             )
         sent.add(key)
-        payload = client.request_json(method, path, endpoint=endpoint, params=req.params, json=req.json)
-        page = records(payload)
+        response, payload = client.request_decoded(method, path, endpoint=endpoint, params=req.params, json=req.json)
+        raw = records(payload)
+        page = paginator.page_records(raw)  # before update_state: it filters against the previous page
         failure = None
         try:
-            paginator.update_state(payload, page)
+            paginator.update_state(response, payload, raw)
         except PageStateError as exc:
             failure = str(exc)
         if failure is not None:

@@ -16,13 +16,14 @@ from urllib.parse import quote, quote_plus
 import httpx
 
 MASK = "***"
+# Credential query parameters masked even when no auth object registered their value; a vendor adds its
+# own with `register_sensitive_param` (HubSpot's `hapikey`).
 SENSITIVE_PARAMS = (
     "access_token",
     "access-token",
     "api_key",
     "api-key",
     "apikey",
-    "hapikey",
     "client_secret",
     "password",
     "token",
@@ -34,8 +35,14 @@ _secrets: set[str] = set()
 # Longest first, so a secret that contains another is masked whole; replaced whole, read without the lock.
 _ordered: list[tuple[str, ...]] = [()]
 
-# `name=value` in a URL query or in `k=v` log text; `\b` keeps `monkey=` and `api_key_id=` out.
-_PARAM_RE = re.compile(r"(?i)(?<![\w-])(" + "|".join(re.escape(p) for p in SENSITIVE_PARAMS) + r")=([^&\s#\"'<>,;)]+)")
+
+def _param_re(names: tuple[str, ...]) -> re.Pattern[str]:
+    """`name=value` in a URL query or in `k=v` log text; the lookbehind keeps `monkey=` and `api_key_id=` out."""
+    return re.compile(r"(?i)(?<![\w-])(" + "|".join(re.escape(p) for p in names) + r")=([^&\s#\"'<>,;)]+)")
+
+
+_params: list[str] = list(SENSITIVE_PARAMS)
+_PARAM_RE = [_param_re(SENSITIVE_PARAMS)]  # replaced whole, read without the lock
 _BEARER_RE = re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -49,13 +56,21 @@ def register_secret(value: str | None) -> None:
         _ordered[0] = tuple(sorted(_secrets, key=len, reverse=True))
 
 
+def register_sensitive_param(name: str) -> None:
+    """Mask the value of query parameter `name` wherever it appears, registered secret or not."""
+    with _lock:
+        if name.lower() not in _params:
+            _params.append(name.lower())
+            _PARAM_RE[0] = _param_re(tuple(_params))
+
+
 def redact(text: Any) -> str:
     """`text` as a string with every registered secret and credential query value masked."""
     out = str(text)
     for secret in _ordered[0]:
         if secret in out:
             out = out.replace(secret, MASK)
-    out = _PARAM_RE.sub(lambda m: f"{m.group(1)}={MASK}", out)
+    out = _PARAM_RE[0].sub(lambda m: f"{m.group(1)}={MASK}", out)
     return _BEARER_RE.sub(lambda m: f"{m.group(1)}{MASK}", out)
 
 

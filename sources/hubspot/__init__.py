@@ -21,7 +21,7 @@ from . import analytics, leads, settings
 from .client import analytics_client, leads_client
 
 
-@dlt.source(name="hubspot_analytics", max_table_nesting=0)
+@dlt.source(name=settings.ANALYTICS_SOURCE, max_table_nesting=0)
 def hubspot_analytics(
     access_token: str = dlt.secrets.value,
     base_url: str = settings.BASE_URL,
@@ -43,7 +43,7 @@ def hubspot_analytics(
     )
 
 
-@dlt.source(name="hubspot_leads")
+@dlt.source(name=settings.LEADS_SOURCE)
 def hubspot_leads(
     access_token: str = dlt.secrets.value,
     base_url: str = settings.BASE_URL,

@@ -17,21 +17,21 @@ and drill level, then each value gets its own `daily` request per window.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import dlt
 import pendulum
+from dlt.extract.incremental import Incremental
 from dlt.sources import DltResource
 
 from sources.common import clock
 from sources.common.client import ApiClient
-from sources.common.dates import yesterday
-from sources.common.errors import ConfigError
-from sources.common.paginators import OffsetTotalPaginator, paginate
+from sources.common.cursors import Backfill, complete_days, date_cursor, stamp_loaded_at
+from sources.common.fanout import ordered_fanout
+from sources.common.paginators import OffsetPaginator, paginate
+from sources.common.partial import keep_until_failure
 from sources.common.windows import DateWindow, fetch_with_split, plan_windows
 
 from . import settings
@@ -76,35 +76,15 @@ def report_resources(
     reports: Sequence[str],
     start_date: pendulum.Date,
     lookback_days: int,
-    backfill: tuple[pendulum.Date, pendulum.Date] | None,
+    backfill: Backfill | None,
     timezone: str = settings.DEFAULT_TIMEZONE,
 ) -> list[DltResource]:
     """One resource per configured report; configuration is checked here, before any request."""
     names = validate_reports(reports)
-    if int(lookback_days) < 0:
-        raise ConfigError(f"lookback_days must be 0 or more, got {lookback_days}.")
-    if backfill is not None and backfill[0] > backfill[1]:
-        raise ConfigError(f"Backfill start {backfill[0]} is after its end {backfill[1]}.")
     return [
         _report_resource(client, ReportSpec.for_report(name), start_date, int(lookback_days), backfill, timezone)
         for name in names
     ]
-
-
-def _date_cursor(
-    start_date: pendulum.Date, lookback_days: int, backfill: tuple[pendulum.Date, pendulum.Date] | None
-) -> dlt.sources.incremental[pendulum.Date]:
-    """The `date` cursor. `primary_key=()`: the merge dedups, and dlt's boundary dedup drops restatements."""
-    if backfill is not None:
-        # end_value makes the state stateless (dlt/extract/incremental: get_state returns a mock state);
-        # range_end="closed" keeps `end` itself, the backfill range is inclusive.
-        return dlt.sources.incremental[pendulum.Date](
-            "date", initial_value=backfill[0], end_value=backfill[1], range_end="closed", primary_key=()
-        )
-    # lag on a date cursor counts days and never steps before initial_value (dlt/extract/incremental/lag.py).
-    return dlt.sources.incremental[pendulum.Date](
-        "date", initial_value=start_date, lag=lookback_days or None, primary_key=()
-    )
 
 
 def _report_resource(
@@ -112,7 +92,7 @@ def _report_resource(
     spec: ReportSpec,
     start_date: pendulum.Date,
     lookback_days: int,
-    backfill: tuple[pendulum.Date, pendulum.Date] | None,
+    backfill: Backfill | None,
     timezone: str,
 ) -> DltResource:
     name = table_name(spec.report)
@@ -128,38 +108,42 @@ def _report_resource(
         # HubSpot RateLimiter keeps the portal within its documented burst limit.
         parallelized=True,
     )
-    return resource(client, spec, timezone, day=_date_cursor(start_date, lookback_days, backfill))
+    # `primary_key=()`: the merge dedups, and dlt's boundary dedup would drop restatements.
+    cursor = date_cursor("date", start_date=start_date, backfill=backfill, lookback_days=lookback_days)
+    return resource(client, spec, timezone, day=cursor)
 
 
 def _report_pages(
     client: ApiClient,
     spec: ReportSpec,
     timezone: str,
-    day: dlt.sources.incremental[pendulum.Date] = _UNBOUND_CURSOR,
+    day: Incremental[pendulum.Date] = _UNBOUND_CURSOR,
 ) -> Iterator[Rows]:
-    """Pages of daily rows for the cursor's range; nothing (and no request) when the range is empty.
+    """Pages of daily rows for the complete days of the cursor's range; nothing (and no request) when none.
 
-    The range ends yesterday in the portal's timezone: HubSpot counts days there, so a day is complete
-    only once it is over in that zone.
+    A window's rows are yielded only once the whole window (top level and every drilldown) arrived: the
+    merge replaces whole days, so a window cut short by a terminal answer (a spent DAILY quota) must load
+    nothing rather than days without their drilldowns; the cursor then stops at the last whole window.
     """
-    first = pendulum.Date(day.start_value.year, day.start_value.month, day.start_value.day)
-    last = yesterday(timezone)
-    if day.end_value is not None:
-        # Today is still being counted and the future has nothing: a backfill stops at yesterday too.
-        last = min(last, day.end_value)
-    if first > last:
+    days = complete_days(day, timezone)
+    if days is None:
         return
     loaded_at = clock.now()
-    for window in plan_windows(first, last, max_points=settings.MAX_TIME_POINTS):
-        for rows in _window_pages(client, spec, window):
+    windows = plan_windows(days.start, days.end, max_points=settings.MAX_TIME_POINTS)
+    whole = (list(_window_pages(client, spec, window)) for window in windows)
+    for pages in keep_until_failure(whole, source=settings.ANALYTICS_SOURCE, what=f"the '{spec.report}' report"):
+        for rows in pages:
             if rows:
-                for row in rows:
-                    row["_loaded_at"] = loaded_at
+                stamp_loaded_at(rows, loaded_at)
                 yield rows
 
 
 def _window_pages(client: ApiClient, spec: ReportSpec, window: DateWindow) -> Iterator[Rows]:
-    """The report's rows for one window: top level, then every discovered d1 (and d2) drilldown."""
+    """The report's rows for one window: top level, then every discovered d1 (and d2) drilldown.
+
+    One request per drilldown value is latency-bound (performance-notes.md): `DRILL_WORKERS` go out at
+    once, and the shared RateLimiter keeps the burst within HubSpot's 190 requests per 10 s (facts.md).
+    """
     yield from _daily(client, spec, window, Drill())
     if not spec.drill_d1:
         return
@@ -167,29 +151,11 @@ def _window_pages(client: ApiClient, spec: ReportSpec, window: DateWindow) -> It
     for d1 in [d.d1 for d in drills if d.d1 in spec.drill_d2]:
         drills += [Drill(d1, d2) for d2 in _discover(client, spec, window, Drill(d1))]
     drills.sort(key=lambda d: (d.d1, d.d2))
-    yield from _fetch_drills(client, spec, window, drills)
-
-
-def _fetch_drills(client: ApiClient, spec: ReportSpec, window: DateWindow, drills: list[Drill]) -> Iterator[Rows]:
-    """`daily` pages of each drill, in order, a few requests in flight at once.
-
-    One request per drilldown value is latency-bound (performance-notes.md); the shared RateLimiter keeps
-    the burst within HubSpot's 190 requests per 10 s (facts.md). At most 2 x workers results wait in memory,
-    which bounds a long backfill window.
-    """
-    workers = settings.DRILL_WORKERS
-    pending: deque[Future[list[Rows]]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hubspot-drill") as pool:
-        try:
-            for drill in drills:
-                pending.append(pool.submit(_daily, client, spec, window, drill))
-                if len(pending) > 2 * workers:
-                    yield from pending.popleft().result()
-            while pending:
-                yield from pending.popleft().result()
-        finally:  # an error (or a closed generator) must not leave queued requests running
-            for future in pending:
-                future.cancel()
+    fetched = ordered_fanout(
+        lambda drill: _daily(client, spec, window, drill), drills, workers=settings.DRILL_WORKERS, name="hubspot-drill"
+    )
+    for pages in fetched:
+        yield from pages
 
 
 def _describe(spec: ReportSpec, drill: Drill) -> str:
@@ -238,7 +204,7 @@ def _discover(client: ApiClient, spec: ReportSpec, window: DateWindow, drill: Dr
             path,
             endpoint=endpoint,
             params=_params(w, drill),
-            paginator=OffsetTotalPaginator(limit=settings.TOTAL_PAGE_LIMIT),
+            paginator=OffsetPaginator(settings.TOTAL_PAGE_LIMIT, total_key="total", next_offset_key="offset"),
             records=total_breakdowns,
         )
         return breakdown_values(b for page in pages for b in page)

@@ -15,6 +15,7 @@ from typing import Any
 import pendulum
 
 from sources.common.errors import ConfigError
+from sources.common.naming import snake_case
 
 # facts.md, "Paths": the three families of `{report}` in `/analytics/v2/reports/{report}/{time_period}`.
 BREAKDOWN_BY = frozenset(
@@ -67,7 +68,6 @@ RATIO_METRICS = (
 _RATIO_SET = frozenset(RATIO_METRICS)
 
 _DAY_KEY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 @dataclass(frozen=True)
@@ -102,11 +102,6 @@ def validate_reports(reports: Iterable[str]) -> list[str]:
 def table_name(report: str) -> str:
     """`utm-campaigns` → `hubspot_analytics_utm_campaigns` (warehouse names have no dashes)."""
     return TABLE_PREFIX + report.replace("-", "_")
-
-
-def snake_case(name: str) -> str:
-    """`rawViews` → `raw_views`, `pageviewsPerSession` → `pageviews_per_session`."""
-    return _CAMEL_BOUNDARY.sub("_", name).replace("-", "_").lower()
 
 
 def yyyymmdd(day: pendulum.Date) -> str:

@@ -1,20 +1,26 @@
-"""The HubSpot clients: one shared rate-limit budget, two auth styles, one terminal-429 rule."""
+"""The HubSpot clients: one shared rate-limit budget, two auth styles, HubSpot's meanings of its answers."""
 
 from __future__ import annotations
 
 import httpx
+import orjson
 
 from sources.common.auth import BearerAuth, QueryTokenAuth
-from sources.common.client import ApiClient
-from sources.common.errors import QuotaExhaustedError
+from sources.common.client import ApiClient, RequestIdSource, Terminal
+from sources.common.errors import LimitExceededError, QuotaExhaustedError
 from sources.common.factory import make_client
 from sources.common.ratelimit import RateLimiter
+from sources.common.redaction import register_sensitive_param
 
 from . import settings
 
 # HubSpot counts requests per app across endpoints, so both sources draw from one limiter.
 _LIMITER = RateLimiter(*settings.RATE_LIMIT)
 TOKEN_HINT = "SOURCES__HUBSPOT__ACCESS_TOKEN"
+# HubSpot's support asks for the correlation id, sent as a header and in error bodies.
+REQUEST_IDS = RequestIdSource(headers=("x-hubspot-correlation-id",), body_keys=("correlationId", "requestId"))
+# Legacy HubSpot API keys travel as `?hapikey=`: mask them in any URL we print, registered or not.
+register_sensitive_param("hapikey")
 
 
 def _policy(response: httpx.Response) -> str | None:
@@ -22,10 +28,11 @@ def _policy(response: httpx.Response) -> str | None:
     if response.status_code != 429:
         return None
     try:
-        body = response.json()
-    except ValueError:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
         return None
-    return body.get("policyName") if isinstance(body, dict) else None
+    policy = body.get("policyName") if isinstance(body, dict) else None
+    return policy if isinstance(policy, str) else None
 
 
 def wait_hint(response: httpx.Response) -> float | None:
@@ -35,18 +42,22 @@ def wait_hint(response: httpx.Response) -> float | None:
     return settings.RATE_LIMIT[1] if _policy(response) == "TEN_SECONDLY_ROLLING" else None
 
 
-def classify(response: httpx.Response) -> Exception | None:
-    """A 429 under the DAILY policy cannot clear by waiting seconds (facts.md: 429 bodies carry policyName)."""
-    if _policy(response) != "DAILY":
-        return None
-    return QuotaExhaustedError(
-        "hubspot's daily request limit is spent (429, policy DAILY): the next run after the daily reset "
-        "continues where this one stopped.",
-        vendor=settings.VENDOR,
-        endpoint=str(response.request.url.path),
-        status=429,
-        url=str(response.request.url),
-    )
+def classify(response: httpx.Response) -> Terminal | None:
+    """HubSpot answers that no retry can fix.
+
+    - 413 RESULT_POINT_LIMIT_EXCEEDED, 501 RESULT_LIMIT_EXCEEDED / SCAN_TIME_EXCEEDED: the same request
+      fails again, a narrower date range can succeed (hubspot-analytics-api.txt, facts.md).
+    - 429 under the DAILY policy: waiting seconds cannot clear it (facts.md: 429 bodies carry policyName).
+    """
+    if response.status_code in (413, 501):
+        return Terminal(LimitExceededError, "refused a request over its result limit", "narrow the date range.")
+    if _policy(response) == "DAILY":
+        return Terminal(
+            QuotaExhaustedError,
+            "has no requests left today (policy DAILY)",
+            "what arrived before is loaded; the next run after HubSpot's daily reset continues from there.",
+        )
+    return None
 
 
 def _client(base_url: str, auth: httpx.Auth) -> ApiClient:
@@ -58,6 +69,7 @@ def _client(base_url: str, auth: httpx.Auth) -> ApiClient:
         classify=classify,
         wait_hint=wait_hint,
         credentials_hint=TOKEN_HINT,
+        request_ids=REQUEST_IDS,
     )
 
 

@@ -28,9 +28,12 @@ from dlt.sources import DltResource
 from sources.common import clock
 from sources.common.arrow import ensure_dlt_columns_on_arrow
 from sources.common.client import ApiClient
+from sources.common.cursors import Backfill, date_cursor
+from sources.common.epoch import day_to_epoch_ms, instant_to_epoch_ms
 from sources.common.errors import ResponseFormatError
 from sources.common.keyset import KeysetOffsetPaginator
 from sources.common.paginators import paginate
+from sources.common.partial import keep_until_failure
 
 from . import settings
 from .leads_flatten import (
@@ -51,11 +54,6 @@ CURSOR_FIELD = "lastModifiedAt"  # the raw field: the incremental filters raw pa
 KEY_FIELD = "guid"  # hubspot-leads-api.txt: "Unique identifier for a lead"
 ENDPOINT = "leads/list"
 DELETE_INSERT: Any = {"disposition": "merge", "strategy": "delete-insert"}
-
-
-def epoch_ms(day: pendulum.Date) -> int:
-    """Midnight UTC of `day` in epoch milliseconds (the API's `startTime`/`stopTime` unit)."""
-    return int(pendulum.datetime(day.year, day.month, day.day, tz="UTC").timestamp() * 1000)
 
 
 def base_params(start_ms: int, stop_ms: int) -> dict[str, Any]:
@@ -93,7 +91,7 @@ def leads_of(payload: Any) -> list[dict[str, Any]]:
 def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list[dict[str, Any]]]:
     """Raw lead pages with `startTime <= lastModifiedAt <= stopTime`, ascending, none skipped or repeated."""
     paginator = KeysetOffsetPaginator(
-        CURSOR_FIELD, "startTime", "offset", "max", settings.LEADS_PAGE_SIZE, key_field=KEY_FIELD, extract=leads_of
+        CURSOR_FIELD, "startTime", "offset", "max", settings.LEADS_PAGE_SIZE, key_field=KEY_FIELD
     )
     yield from paginate(
         client,
@@ -102,7 +100,7 @@ def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list
         endpoint=ENDPOINT,
         params=base_params(start_ms, stop_ms),
         paginator=paginator,
-        records=paginator.records,
+        records=leads_of,
     )
 
 
@@ -219,33 +217,31 @@ def leads_resource(
     *,
     start_date: pendulum.Date,
     hard_delete: bool,
-    backfill: tuple[pendulum.Date, pendulum.Date] | None,
+    backfill: Backfill | None,
 ) -> DltResource:
     """The `hubspot_leads` resource. `backfill=(start, end)` (inclusive days) loads that `lastModifiedAt`
     range without touching the nightly cursor; otherwise the run continues from the cursor (first run:
-    `start_date`)."""
-    if backfill is not None:
-        first, last = backfill
-        cursor = dlt.sources.incremental(
-            CURSOR_FIELD,
-            initial_value=epoch_ms(first),
-            end_value=epoch_ms(last.add(days=1)),  # range_end="open": up to the end of `last`
-            primary_key=KEY_FIELD,
-        )
-    else:
-        cursor = dlt.sources.incremental(CURSOR_FIELD, initial_value=epoch_ms(start_date), primary_key=KEY_FIELD)
+    `start_date`). The cursor is epoch ms; its boundary leads are deduplicated by `guid`."""
+    cursor = date_cursor(
+        CURSOR_FIELD, start_date=start_date, backfill=backfill, encode=day_to_epoch_ms, primary_key=KEY_FIELD
+    )
 
     def hubspot_leads(
         last_modified: dlt.sources.incremental[int] = cursor,
     ) -> Iterator[list[dict[str, Any]]]:
-        stop_ms = int(clock.now().timestamp() * 1000)  # frozen for the whole run
+        stop_ms = instant_to_epoch_ms(clock.now())  # frozen for the whole run
         if last_modified.end_value is not None:
             # The API's stopTime is inclusive (hubspot-leads-api.txt); end_value is exclusive.
             stop_ms = min(stop_ms, last_modified.end_value - 1)
         start_ms = last_modified.last_value
         if start_ms > stop_ms:
             return
-        yield from batched(fetch_pages(client, start_ms, stop_ms), settings.LEADS_BATCH_SIZE)
+        # Pages arrive in cursor order, so a terminal answer mid-run (a DAILY 429) keeps every page before
+        # it: the cursor then stands at the last lead loaded and the next run continues from there.
+        pages = keep_until_failure(
+            fetch_pages(client, start_ms, stop_ms), source=settings.LEADS_SOURCE, what="the leads list"
+        )
+        yield from batched(pages, settings.LEADS_BATCH_SIZE)
 
     ensure_dlt_columns_on_arrow()  # arrow and drift-fallback dict batches then carry the same dlt columns
     resource = dlt.resource(hubspot_leads, name=LEADS_TABLE)

@@ -29,15 +29,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import orjson
-import pendulum
 import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
-from dlt.common.normalizers.naming.snake_case import NamingConvention
+
+from sources.common.epoch import epoch_ms_to_datetime
+from sources.common.naming import column_name
 
 LEADS_TABLE = "hubspot_leads"
 EVENTS_TABLE = "hubspot_leads__lead_conversion_events"
@@ -57,15 +57,6 @@ TOMBSTONE_POSITION = -1
 # Epoch-ms fields whose names do not end in "At" (hubspot-leads-api.txt sample: convertDate; crmDetails'
 # nextActionDue is 0 = unset in the sample). Every other `...At` field is epoch ms too.
 EPOCH_MS_FIELDS = frozenset({"convert_date", "next_action_due"})
-
-_NAMING = NamingConvention()
-
-
-@lru_cache(maxsize=4096)
-def column_name(raw_key: str, prefix: str = "") -> str:
-    """The column dlt would name for `raw_key` nested under `prefix` (already a column path)."""
-    name = _NAMING.normalize_identifier(raw_key)
-    return _NAMING.make_path(prefix, name) if prefix else name
 
 
 def is_epoch_ms_column(column: str) -> bool:
@@ -207,18 +198,6 @@ def rows_to_dicts(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             value = int(raw) if isinstance(raw, str) and raw.isdigit() else raw
             if isinstance(value, int):
-                converted[name] = None if value == 0 else _ms_to_datetime(value)
+                converted[name] = None if value == 0 else epoch_ms_to_datetime(value)
         out.append(converted)
     return out
-
-
-def _ms_to_datetime(value: int) -> pendulum.DateTime:
-    return pendulum.from_timestamp(value / 1000, tz="UTC")
-
-
-def flatten_leads_page(
-    leads: Iterable[Mapping[str, Any]], *, hard_delete: bool = False
-) -> tuple[pa.Table, pa.Table, pa.Table]:
-    """One page of raw leads → (leads, events, form values) arrow tables. Raises on type drift."""
-    page = flatten_leads(leads, hard_delete=hard_delete)
-    return rows_to_arrow(page.leads), rows_to_arrow(page.events), rows_to_arrow(page.values)

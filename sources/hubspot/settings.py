@@ -2,6 +2,8 @@
 
 BASE_URL = "https://api.hubapi.com"  # facts.md
 VENDOR = "hubspot"
+ANALYTICS_SOURCE = "hubspot_analytics"  # the dlt source names: runs report failures under them
+LEADS_SOURCE = "hubspot_leads"
 
 # Days back from today the first nightly starts when `start_date` is not configured.
 DEFAULT_START_DAYS_AGO = 30

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,6 +19,7 @@ AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
 LEADS = "/leads/v1/list"
 LEADS_PARAMS = {"access_token": HUBSPOT_TOKEN, "max": 20}
 SOURCES = "/analytics/v2/reports/sources/daily?start=20261101&end=20261105"
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 @pytest.fixture
@@ -59,6 +61,12 @@ def test_spec_examples_parse() -> None:
         "hubspot_leads:new_field=x",  # no parent
         "hubspot_leads:wobble",
         "status=500",  # no target
+        "hubspot_leads:status=429,policy=WEEKLY",  # not a HubSpot policy
+        "hubspot_leads:status=429,policy",  # no value
+        "hubspot_leads:status=500,policy=DAILY",  # policy is a 429's
+        "hubspot_leads:latency=10,policy=DAILY",
+        "humblytics:status=429,policy=DAILY",  # policyName is HubSpot's
+        "*:status=429,policy=DAILY",
     ],
 )
 def test_bad_specs_are_rejected(spec: str) -> None:
@@ -94,6 +102,60 @@ def test_429_with_and_without_retry_after(sandbox: SandboxServer, client: httpx.
     assert with_header.json()["policyName"] == "TEN_SECONDLY_ROLLING"
     without = client.get(LEADS, params=LEADS_PARAMS)
     assert without.status_code == 429 and "retry-after" not in without.headers
+
+
+def test_daily_policy_429_from_the_kth_request(sandbox: SandboxServer, client: httpx.Client) -> None:
+    """facts.md: 429 bodies carry policyName (TEN_SECONDLY_ROLLING, DAILY); Retry-After is not always sent."""
+    sandbox.set_faults("hubspot_leads:status=429,policy=DAILY,start=3")
+    assert leads_status(client, 2) == [200, 200]
+    daily = [client.get(LEADS, params=LEADS_PARAMS) for _ in range(2)]
+    for response in daily:
+        body = response.json()
+        assert response.status_code == 429 and "retry-after" not in response.headers
+        assert list(body) == ["status", "message", "errorType", "correlationId", "policyName", "requestId"]
+        assert (body["status"], body["errorType"], body["policyName"]) == ("error", "RATE_LIMIT", "DAILY")
+        assert body["message"] == "You have reached your daily limit."
+        assert UUID.match(body["correlationId"]) and UUID.match(body["requestId"])
+        assert response.headers["X-HubSpot-Correlation-Id"] == body["correlationId"]
+    assert daily[0].json()["correlationId"] != daily[1].json()["correlationId"]  # one id per response
+    assert client.get(SOURCES, headers=AUTH).status_code == 200  # only the leads simulator is limited
+
+
+def test_policy_parses_and_defaults_to_ten_secondly(sandbox: SandboxServer, client: httpx.Client) -> None:
+    assert parse_spec("hubspot_leads:status=429,policy=daily,start=3") == [
+        FaultRule("hubspot_leads", "status", status=429, start=3, policy="DAILY")
+    ]
+    sandbox.set_faults("hubspot:status=429,count=1,policy=TEN_SECONDLY_ROLLING;hubspot_leads:status=429,count=1")
+    for response in (client.get(SOURCES, headers=AUTH), client.get(LEADS, params=LEADS_PARAMS)):
+        body = response.json()
+        assert response.status_code == 429 and body["policyName"] == "TEN_SECONDLY_ROLLING"
+        assert body["message"] == "You have reached your ten_secondly_rolling limit."
+        assert response.headers["X-HubSpot-Correlation-Id"] == body["correlationId"]
+
+
+def test_policy_over_the_admin_endpoint(sandbox: SandboxServer, client: httpx.Client) -> None:
+    rules = {"rules": [{"target": "hubspot", "status": 429, "policy": "DAILY", "count": 1}]}
+    assert client.post("/_sandbox/faults", json=rules).json()["rules"][0]["policy"] == "DAILY"
+    assert client.get(SOURCES, headers=AUTH).json()["policyName"] == "DAILY"
+    refused = client.post("/_sandbox/faults", json={"spec": "hubspot:status=429,policy=HOURLY"})
+    assert refused.status_code == 400 and "policy" in refused.json()["error"]
+
+
+def test_injected_hubspot_errors_carry_the_correlation_header(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_analytics:status=500,count=1;hubspot_leads:status=404,count=1")
+    for response in (client.get(SOURCES, headers=AUTH), client.get(LEADS, params=LEADS_PARAMS)):
+        correlation = response.json()["correlationId"]
+        assert UUID.match(correlation) and response.headers["X-HubSpot-Correlation-Id"] == correlation
+
+
+def test_injected_ids_repeat_run_to_run(sandbox_factory: Any) -> None:
+    def ids() -> list[str]:
+        server = sandbox_factory(faults="hubspot_leads:status=429,policy=DAILY")
+        with httpx.Client(base_url=server.base_url) as c:
+            return [c.get(LEADS, params=LEADS_PARAMS).json()["requestId"] for _ in range(3)]
+
+    first = ids()
+    assert len(set(first)) == 3 and ids() == first
 
 
 def test_gateway_errors_come_as_html(sandbox: SandboxServer, client: httpx.Client) -> None:

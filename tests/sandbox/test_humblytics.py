@@ -12,12 +12,22 @@ import orjson
 import pendulum
 import pytest
 
-from sandbox.core import HUMBLYTICS_KEY, HUMBLYTICS_PROPERTY, SandboxConfig, SandboxRequest, SandboxResponse
+from sandbox.core import (
+    HUMBLYTICS_KEY,
+    HUMBLYTICS_KEY_NO_METRICS,
+    HUMBLYTICS_PROPERTY,
+    SandboxConfig,
+    SandboxRequest,
+    SandboxResponse,
+)
 from sandbox.humblytics import HumblyticsSim
 
 CONFIG = SandboxConfig(today=pendulum.date(2026, 11, 20), seed=42)
 BASE = f"/api/external/v1/properties/{HUMBLYTICS_PROPERTY}/"
 AUTH = {"Authorization": f"Bearer {HUMBLYTICS_KEY}"}
+NO_METRICS = {"Authorization": f"Bearer {HUMBLYTICS_KEY_NO_METRICS}"}
+INCLUSIVE = replace(CONFIG, humblytics_end_inclusive=True)
+SAMPLE = "traffic/trends?start=2024-05-01&end=2024-05-07&granularity=day&timezone=America/New_York"
 OCTOBER = "start=2026-10-01&end=2026-11-01"
 
 
@@ -66,7 +76,28 @@ def test_missing_or_invalid_key_is_401(headers: dict[str, str]) -> None:
 
 def test_keys_are_property_scoped() -> None:
     status, body = get(f"/api/external/v1/properties/other-property/traffic/trends?{OCTOBER}")
-    assert status == 403 and body["error"] == "forbidden"
+    assert (status, body) == (403, {"error": "forbidden", "message": "Property ID does not match the API key."})
+
+
+def test_key_without_metrics_permission_is_403() -> None:
+    """Document, Errors: 403 also when "the key does not have metrics permission"; a different 403 message."""
+    assert HUMBLYTICS_KEY_NO_METRICS == "sandbox-humblytics-key-no-metrics"
+    for endpoint in ("traffic/trends", "traffic/breakdown", "clicks/breakdown", "forms/details"):
+        status, body = get(f"{endpoint}?{OCTOBER}&page=%2F", headers=NO_METRICS)
+        assert status == 403, endpoint
+        assert body == {"error": "forbidden", "message": "API key does not have the metrics permission."}
+    # the key is property-scoped like any other: the wrong property answers the property 403
+    other = get(f"/api/external/v1/properties/other-property/traffic/trends?{OCTOBER}", headers=NO_METRICS)
+    assert other == (403, {"error": "forbidden", "message": "Property ID does not match the API key."})
+    # a key the sandbox does not know is still 401, and the set of such keys is config
+    assert get(f"traffic/trends?{OCTOBER}", headers={"Authorization": "Bearer sandbox-humblytics-key-x"})[0] == 401
+    assert (
+        get(
+            f"traffic/trends?{OCTOBER}", headers=NO_METRICS, config=replace(CONFIG, humblytics_keys_without_metrics=())
+        )[0]
+        == 401
+    )
+    ok(f"traffic/trends?{OCTOBER}")  # the full key still reads metrics
 
 
 def test_unknown_endpoint_and_method() -> None:
@@ -114,10 +145,57 @@ def test_bucket_limit_500_vs_501_hourly() -> None:
 
 
 def test_bucket_limit_applies_to_every_endpoint() -> None:
-    invalid("clicks/breakdown?granularity=hour&start=2026-09-01&end=2026-10-01")
-    invalid("forms/details?granularity=hour&start=2026-09-01&end=2026-10-01&page=%2F")
-    invalid("traffic/breakdown?start=2025-01-01&end=2026-11-01")  # > 500 days
+    """The client classifies this 400 on the words "range too large" (document: "ranges that are too large")."""
+    assert "range too large" in invalid("clicks/breakdown?granularity=hour&start=2026-09-01&end=2026-10-01")
+    assert "range too large" in invalid("forms/details?granularity=hour&start=2026-09-01&end=2026-10-01&page=%2F")
+    assert "range too large" in invalid("traffic/breakdown?start=2025-01-01&end=2026-11-01")  # > 500 days
     ok("traffic/trends?granularity=month&start=2025-01-01&end=2026-11-01")
+
+
+# --- the other reading of `end` (SandboxConfig.humblytics_end_inclusive) ----------------------------------
+
+
+def test_inclusive_end_reading_of_the_published_sample() -> None:
+    body = ok(SAMPLE, config=INCLUSIVE)
+    assert body["meta"] == {
+        "property_id": HUMBLYTICS_PROPERTY,
+        "start": "2024-05-01T04:00:00.000Z",
+        "end": "2024-05-08T03:59:59.000Z",  # the last second of 2024-05-07, New York
+        "timezone": "America/New_York",
+        "granularity": "day",
+        "bucket_count": 7,
+    }
+    assert [row["bucket"] for row in body["data"]] == [f"2024-05-0{d}T04:00:00.000Z" for d in range(1, 8)]
+
+
+def test_inclusive_end_covers_the_last_day_without_a_trailing_bucket() -> None:
+    inclusive = ok("traffic/trends?start=2026-10-01&end=2026-10-07", config=INCLUSIVE)
+    exclusive = ok("traffic/trends?start=2026-10-01&end=2026-10-08")  # the default reading of the same days
+    assert inclusive["meta"] == exclusive["meta"] | {"bucket_count": 7}
+    assert inclusive["data"] == exclusive["data"][:-1] and inclusive["data"][-1]["pageviews"] > 0
+    one_day = ok("traffic/trends?start=2026-10-07&end=2026-10-07", config=INCLUSIVE)  # start=D, end=D is D
+    assert one_day["meta"]["bucket_count"] == 1 and one_day["data"] == inclusive["data"][-1:]
+    assert get("traffic/trends?start=2026-10-07&end=2026-10-06", config=INCLUSIVE)[0] == 400
+
+
+def test_inclusive_end_on_other_endpoints_and_hours() -> None:
+    clicks = ok(f"clicks/breakdown?{OCTOBER}&granularity=week", config=INCLUSIVE)
+    assert clicks["meta"]["end"] == "2026-11-01T23:59:59.000Z"
+    # spring forward: a date-only end is the whole local day, 23 hourly buckets and nothing after
+    day = "start=2026-03-08&end=2026-03-08&granularity=hour&timezone=America/New_York"
+    spring = ok(f"traffic/trends?{day}", config=INCLUSIVE)
+    assert spring["meta"]["bucket_count"] == 23 and spring["meta"]["end"] == "2026-03-09T03:59:59.000Z"
+    # a timestamp end names its own second: meta.end is that second and its bucket is in the series
+    ts = ok("traffic/trends?granularity=hour&start=2026-06-01T00:00:00Z&end=2026-06-01T05:00:00Z", config=INCLUSIVE)
+    assert ts["meta"]["end"] == "2026-06-01T05:00:00.000Z" and ts["meta"]["bucket_count"] == 6
+
+
+def test_inclusive_end_bucket_limit() -> None:
+    first = pendulum.date(2025, 1, 1)
+    at_limit = ok(f"traffic/trends?start={first}&end={first.add(days=499)}", config=INCLUSIVE)
+    assert at_limit["meta"]["bucket_count"] == 500 and at_limit["meta"]["end"] == "2026-05-15T23:59:59.000Z"
+    status, body = get(f"traffic/trends?start={first}&end={first.add(days=500)}", config=INCLUSIVE)
+    assert status == 400 and body["error"] == "invalid_request" and "range too large" in body["message"]
 
 
 def test_limit_of_the_config_is_honoured() -> None:
@@ -352,6 +430,32 @@ def test_over_http_published_sample_and_errors(sandbox: Any) -> None:
     assert httpx.get(other, params=params, headers=AUTH).json()["error"] == "forbidden"
     too_many = httpx.get(f"{base}/traffic/breakdown", params={**params, "limit": "51"}, headers=AUTH)
     assert (too_many.status_code, too_many.json()["error"]) == (400, "invalid_request")
+
+
+def test_over_http_range_too_large(sandbox: Any) -> None:
+    base = f"{sandbox.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}"
+    params = {"start": "2026-01-01", "end": "2026-03-01", "granularity": "hour"}  # 1417 hourly buckets
+    response = httpx.get(f"{base}/traffic/trends", params=params, headers=AUTH)
+    assert response.status_code == 400 and response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error", "message"} and body["error"] == "invalid_request"
+    assert "range too large" in body["message"]
+
+
+def test_over_http_key_without_metrics(sandbox: Any) -> None:
+    base = f"{sandbox.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}/traffic/trends?{OCTOBER}"
+    response = httpx.get(base, headers=NO_METRICS)
+    assert response.status_code == 403
+    assert response.json()["message"] == "API key does not have the metrics permission."
+
+
+@pytest.mark.sandbox_config(humblytics_end_inclusive=True)
+def test_over_http_inclusive_end_from_the_fixture_config(sandbox: Any, sandbox_factory: Any) -> None:
+    path = f"/properties/{HUMBLYTICS_PROPERTY}/{SAMPLE}"
+    inclusive = httpx.get(sandbox.url_for("humblytics") + path, headers=AUTH).json()["meta"]
+    assert (inclusive["end"], inclusive["bucket_count"]) == ("2024-05-08T03:59:59.000Z", 7)
+    default = sandbox_factory().url_for("humblytics")
+    assert httpx.get(default + path, headers=AUTH).json()["meta"]["end"] == "2024-05-07T03:59:59.000Z"
 
 
 def test_over_http_details_page_is_url_decoded(sandbox: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from sources.common import clock
 from sources.common.auth import BearerAuth, HeaderKeyAuth, QueryTokenAuth
-from sources.common.client import USER_AGENT, ApiClient
+from sources.common.client import USER_AGENT, ApiClient, RequestIdSource, Terminal
 from sources.common.errors import (
     AuthError,
     BadRequestError,
@@ -58,9 +58,9 @@ def test_post_json_sends_orjson_body_with_dates(make_client):
         (401, AuthError),
         (403, AuthError),
         (404, BadRequestError),
-        (413, LimitExceededError),
+        (413, BadRequestError),  # a result limit only where a vendor's classify says so (HubSpot's)
         (422, BadRequestError),
-        (501, LimitExceededError),
+        (501, VendorError),
     ],
 )
 def test_non_retried_statuses_raise_typed_error_after_one_request(make_client, fake_sleep, status, error_type):
@@ -93,12 +93,25 @@ def test_401_message_names_the_credentials_to_check(make_client):
 def test_hubspot_correlation_id_and_long_vendor_message_truncated(make_client):
     long_text = "x" * 1000
     reply = httpx.Response(400, text=long_text, headers={"x-hubspot-correlation-id": "corr-9"})
-    client, _ = make_client(reply)
+    client, _ = make_client(reply, request_ids=RequestIdSource(headers=("x-hubspot-correlation-id",)))
     with pytest.raises(BadRequestError) as caught:
         client.get_json("/x")
     assert caught.value.request_id == "corr-9"
+    assert str(caught.value).endswith("(request id corr-9).")  # support asks for it: the user sees it
     assert len(caught.value.vendor_message) <= 200
     assert len(str(caught.value)) < 400
+
+
+def test_request_id_comes_from_where_the_vendor_puts_it(make_client):
+    reply = httpx.Response(400, json={"message": "bad", "correlationId": "c-1"}, headers={"x-request-id": "r-1"})
+    client, _ = make_client(reply)
+    with pytest.raises(BadRequestError) as caught:
+        client.get_json("/x")
+    assert caught.value.request_id == "r-1"  # the default: x-request-id
+    client, _ = make_client(reply, request_ids=RequestIdSource(headers=(), body_keys=("correlationId",)))
+    with pytest.raises(BadRequestError) as caught:
+        client.get_json("/x")
+    assert caught.value.request_id == "c-1"
 
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
@@ -176,23 +189,40 @@ def test_retry_after_beyond_budget_gives_up_without_sleeping(make_client, fake_s
     assert fake_sleep.calls == []
 
 
-def test_classify_turns_a_429_terminal(make_client, fake_sleep):
-    def classify(response: httpx.Response) -> Exception | None:
+def test_classify_turns_a_429_terminal_and_a_spent_quota_sends_nothing_more(make_client, fake_sleep):
+    def classify(response: httpx.Response) -> Terminal | None:
         if response.status_code == 429 and b"monthly limit" in response.content:
-            return QuotaExhaustedError(
-                "attributionhub's monthly API quota is used up: loading resumes next month.",
-                vendor="attributionhub",
-                endpoint="conversions",
-                status=429,
-            )
+            return Terminal(QuotaExhaustedError, "has spent its monthly quota", "loading resumes next month.")
         return None
 
     body = {"error": "API monthly limit exceeded.", "limit": 5000, "used": 5000, "domain": "example.com"}
     client, script = make_client(httpx.Response(429, json=body), OK, vendor="attributionhub", classify=classify)
-    with pytest.raises(QuotaExhaustedError):
+    with pytest.raises(QuotaExhaustedError) as caught:
         client.post_json("/api/v1/conversions", endpoint="conversions", json={})
+    assert str(caught.value) == (
+        "attributionhub has spent its monthly quota (429) on conversions "
+        "(API monthly limit exceeded.): loading resumes next month."
+    )
     assert len(script.requests) == 1
     assert fake_sleep.calls == []
+    with pytest.raises(QuotaExhaustedError):  # the next call (OK scripted) is not even sent
+        client.post_json("/api/v1/conversions", endpoint="conversions", json={"offset": 50})
+    assert len(script.requests) == 1
+
+
+def test_classify_can_make_any_status_a_limit_for_window_splitting(make_client):
+    def classify(response: httpx.Response) -> Terminal | None:
+        if response.status_code == 400 and b"range too large" in response.content:
+            return Terminal(LimitExceededError, "refused a range over its bucket limit", "narrow the range.")
+        return None
+
+    body = {"error": "invalid_request", "message": "range too large: more than 500 day buckets"}
+    client, _ = make_client(httpx.Response(400, json=body), vendor="humblytics", classify=classify)
+    with pytest.raises(LimitExceededError):
+        client.get_json("/t")
+    client, _ = make_client(httpx.Response(400, json={"error": "invalid_request"}), classify=classify)
+    with pytest.raises(BadRequestError):
+        client.get_json("/t")
 
 
 def test_classify_none_leaves_429_retried(make_client):
@@ -316,7 +346,7 @@ def _raise_with_url(request: httpx.Request) -> httpx.Response:
     [
         (_echo_url(400), BadRequestError),
         (_echo_url(401), AuthError),
-        (_echo_url(413), LimitExceededError),
+        (_echo_url(404), BadRequestError),
         (_echo_url(503), RetriesExhaustedError),
         (_raise_with_url, RetriesExhaustedError),
         (lambda request: httpx.Response(200, text=f'{{"url": "{request.url}'), ResponseFormatError),
@@ -351,6 +381,6 @@ def test_retry_warnings_log_the_redacted_url(make_client, caplog):
 
 
 def test_repr_of_client_hides_nothing_secret():
-    client = ApiClient("hubspot", "https://api.example.test?hapikey=abc123", QueryTokenAuth("access_token", SECRET))
+    client = ApiClient("hubspot", "https://api.example.test?api_key=abc123", QueryTokenAuth("access_token", SECRET))
     assert "abc123" not in repr(client) and SECRET not in repr(client)
     client.close()

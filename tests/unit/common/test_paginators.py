@@ -8,12 +8,9 @@ import pytest
 
 from sources.common.errors import PaginationError
 from sources.common.paginators import (
-    OffsetLimitPaginator,
-    OffsetTotalPaginator,
-    PageNumberPaginator,
-    PageRequest,
+    BasePaginator,
+    OffsetPaginator,
     RecordsProcessedPaginator,
-    SinglePagePaginator,
     paginate,
 )
 
@@ -45,7 +42,12 @@ def breakdowns(payload):
 def test_offset_total_one_page(make_client):
     body = {"offset": 2, "total": 2, "totals": {}, "breakdowns": [{"breakdown": "a"}, {"breakdown": "b"}]}
     client, script = make_client(httpx.Response(200, json=body))
-    got = pages(client, params={"start": "20260101"}, paginator=OffsetTotalPaginator(limit=350), records=breakdowns)
+    got = pages(
+        client,
+        params={"start": "20260101"},
+        paginator=OffsetPaginator(350, total_key="total", next_offset_key="offset"),
+        records=breakdowns,
+    )
     assert got == [[{"breakdown": "a"}, {"breakdown": "b"}]]
     assert len(script.requests) == 1
     assert dict(script.requests[0].url.params) == {"start": "20260101", "offset": "0", "limit": "350"}
@@ -58,7 +60,7 @@ def test_offset_total_many_pages_uses_response_offset(make_client):
         4: {"offset": 5, "total": 5, "breakdowns": [5]},
     }
     client, script = make_client(by_params(table))
-    got = pages(client, paginator=OffsetTotalPaginator(limit=2), records=breakdowns)
+    got = pages(client, paginator=OffsetPaginator(2, total_key="total", next_offset_key="offset"), records=breakdowns)
     assert got == [[1, 2], [3, 4], [5]]
     assert [r.url.params["offset"] for r in script.requests] == ["0", "2", "4"]
 
@@ -66,19 +68,23 @@ def test_offset_total_many_pages_uses_response_offset(make_client):
 def test_offset_total_without_response_offset_advances_by_records(make_client):
     table = {0: {"total": 3, "breakdowns": [1, 2]}, 2: {"total": 3, "breakdowns": [3]}}
     client, _ = make_client(by_params(table))
-    assert pages(client, paginator=OffsetTotalPaginator(), records=breakdowns) == [[1, 2], [3]]
+    assert pages(
+        client, paginator=OffsetPaginator(total_key="total", next_offset_key="offset"), records=breakdowns
+    ) == [[1, 2], [3]]
 
 
 def test_offset_total_stops_on_empty_page(make_client):
     client, script = make_client(httpx.Response(200, json={"offset": 0, "total": 10, "breakdowns": []}))
-    assert pages(client, paginator=OffsetTotalPaginator(), records=breakdowns) == [[]]
+    assert pages(
+        client, paginator=OffsetPaginator(total_key="total", next_offset_key="offset"), records=breakdowns
+    ) == [[]]
     assert len(script.requests) == 1
 
 
 def test_offset_total_repeated_offset_is_a_pagination_error(make_client):
     client, script = make_client(httpx.Response(200, json={"offset": 0, "total": 10, "breakdowns": [1]}))
     with pytest.raises(PaginationError, match="would repeat a request") as caught:
-        pages(client, paginator=OffsetTotalPaginator(), records=breakdowns)
+        pages(client, paginator=OffsetPaginator(total_key="total", next_offset_key="offset"), records=breakdowns)
     assert len(script.requests) == 1
     assert caught.value.endpoint == "ep"
 
@@ -163,7 +169,9 @@ def test_records_processed_direct_mode_empty_page_with_has_more_is_a_pagination_
 def test_offset_limit_ends_on_short_page(make_client):
     table = {0: [{"guid": i} for i in range(3)], 3: [{"guid": i} for i in range(3, 6)], 6: [{"guid": 6}]}
     client, script = make_client(by_params(table))
-    got = pages(client, params={"sort": "lastModifiedAt"}, paginator=OffsetLimitPaginator(3), records=list)
+    got = pages(
+        client, params={"sort": "lastModifiedAt"}, paginator=OffsetPaginator(3, limit_param="max"), records=list
+    )
     assert [len(p) for p in got] == [3, 3, 1]
     assert [dict(r.url.params) for r in script.requests][1] == {
         "sort": "lastModifiedAt",
@@ -175,38 +183,49 @@ def test_offset_limit_ends_on_short_page(make_client):
 def test_offset_limit_exact_multiple_ends_on_empty_page(make_client):
     table = {0: [1, 2], 2: []}
     client, _ = make_client(by_params(table))
-    assert pages(client, paginator=OffsetLimitPaginator(2), records=list) == [[1, 2], []]
+    assert pages(client, paginator=OffsetPaginator(2, limit_param="max"), records=list) == [[1, 2], []]
 
 
 def test_offset_limit_one_short_page(make_client):
     client, script = make_client(httpx.Response(200, json=[]))
-    assert pages(client, paginator=OffsetLimitPaginator(100), records=list) == [[]]
+    assert pages(client, paginator=OffsetPaginator(100, limit_param="max"), records=list) == [[]]
     assert len(script.requests) == 1
 
 
-# --- page numbers, single page -----------------------------------------------------------------------
+# --- the loop ------------------------------------------------------------------------------------------
 
 
-def test_page_number_stops_on_empty_page(make_client):
-    table = {1: {"data": [1, 2]}, 2: {"data": [3]}, 3: {"data": []}}
-    client, script = make_client(by_params(table))
-    got = pages(client, paginator=PageNumberPaginator(), records=lambda p: p["data"])
-    assert got == [[1, 2], [3], []]
-    assert [r.url.params["page"] for r in script.requests] == ["1", "2", "3"]
+class HeaderCursorPaginator(BasePaginator):
+    """Paging by a response header (a `Link`-style next cursor): what the response argument is for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cursor: str | None = None
+
+    def update_state(self, response, payload, records):
+        self.cursor = response.headers.get("x-next-cursor")
+        self._has_next_page = self.cursor is not None
+
+    def update_request(self, req):
+        req.params["cursor"] = self.cursor
 
 
-def test_page_number_stops_on_short_page_when_size_known(make_client):
-    table = {1: {"data": [1, 2]}, 2: {"data": [3]}}
-    client, script = make_client(by_params(table))
-    got = pages(client, paginator=PageNumberPaginator(page_size=2), records=lambda p: p["data"])
-    assert got == [[1, 2], [3]]
-    assert len(script.requests) == 2
+def test_paginators_see_response_headers(make_client):
+    def reply(request: httpx.Request) -> httpx.Response:
+        if request.url.params.get("cursor") == "c2":
+            return httpx.Response(200, json=[3])
+        return httpx.Response(200, json=[1, 2], headers={"x-next-cursor": "c2"})
+
+    client, script = make_client(reply)
+    assert pages(client, paginator=HeaderCursorPaginator(), records=list) == [[1, 2], [3]]
+    assert [r.url.params.get("cursor") for r in script.requests] == [None, "c2"]
 
 
-def test_single_page(make_client):
-    client, script = make_client(httpx.Response(200, json={"data": [1]}))
-    assert pages(client, paginator=SinglePagePaginator(), records=lambda p: p["data"]) == [[1]]
-    assert len(script.requests) == 1
+def test_offset_paginator_needs_a_page_size_or_a_total():
+    with pytest.raises(ValueError, match="limit"):
+        OffsetPaginator()
+    with pytest.raises(ValueError, match="positive"):
+        OffsetPaginator(0)
 
 
 def test_paginate_does_not_mutate_caller_inputs(make_client):
@@ -221,7 +240,3 @@ def test_paginate_does_not_mutate_caller_inputs(make_client):
         records=ah_records,
     )
     assert params == {"a": 1} and body == {"filters": {"source": "x"}}
-
-
-def test_page_request_defaults():
-    assert PageRequest() == PageRequest(params={}, json=None)

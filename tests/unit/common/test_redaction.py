@@ -9,7 +9,13 @@ import pytest
 
 from sources.common.auth import BearerAuth, HeaderKeyAuth, QueryTokenAuth
 from sources.common.errors import ConfigError
-from sources.common.redaction import install_log_redaction, redact, redact_url, register_secret
+from sources.common.redaction import (
+    install_log_redaction,
+    redact,
+    redact_url,
+    register_secret,
+    register_sensitive_param,
+)
 
 
 def test_registered_secret_masked_raw_and_url_encoded():
@@ -18,7 +24,7 @@ def test_registered_secret_masked_raw_and_url_encoded():
     assert "s3cr3t" not in redact("https://x.test/?q=s3cr3t%2Fwith%2Bchars")
 
 
-@pytest.mark.parametrize("name", ["access_token", "token", "key", "api_key", "apikey", "hapikey", "ACCESS_TOKEN"])
+@pytest.mark.parametrize("name", ["access_token", "token", "key", "api_key", "apikey", "ACCESS_TOKEN"])
 def test_credential_query_values_masked_even_unregistered(name):
     url = f"https://api.hubapi.com/leads/v1/list?max=1&{name}=unregistered-value-1&offset=0"
     assert redact_url(url) == f"https://api.hubapi.com/leads/v1/list?max=1&{name}=***&offset=0"
@@ -71,7 +77,7 @@ def test_log_records_masked_for_handlers_added_later_and_dlt_logger(caplog):
     try:
         with caplog.at_level(logging.INFO):
             dlt_logger.warning("GET %s failed", "https://x.test/?access_token=log-secret-9")
-            logging.getLogger("httpx").info("HTTP Request: GET https://x.test/?hapikey=zzz")
+            logging.getLogger("httpx").info("HTTP Request: GET https://x.test/?apikey=zzz")
             try:
                 raise ValueError("boom log-secret-9")
             except ValueError:
@@ -81,7 +87,7 @@ def test_log_records_masked_for_handlers_added_later_and_dlt_logger(caplog):
     assert "log-secret-9" not in stream.getvalue()
     assert "access_token=***" in stream.getvalue()
     assert "log-secret-9" not in caplog.text
-    assert "hapikey=***" in caplog.text
+    assert "apikey=***" in caplog.text
     assert "boom ***" in caplog.text
 
 
@@ -96,3 +102,9 @@ def test_filter_installed_on_root_and_dlt_handlers():
         assert record.getMessage() == "x access_token=***"
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_a_vendor_registers_its_own_credential_parameter():
+    assert redact("https://x.test/?vendorkey9=abc&x=1") == "https://x.test/?vendorkey9=abc&x=1"
+    register_sensitive_param("vendorkey9")
+    assert redact("https://x.test/?vendorkey9=abc&x=1") == "https://x.test/?vendorkey9=***&x=1"

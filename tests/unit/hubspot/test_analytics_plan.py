@@ -45,6 +45,11 @@ class FakeClient:
         values = self.breakdowns.get(drill, ["x"])
         return {day: [{"breakdown": v, "visits": 1} for v in values] for day in _days(params)}
 
+    def request_decoded(
+        self, method: str, path: str, *, endpoint: str, params: Mapping[str, Any], json: Any
+    ) -> tuple[None, Any]:
+        return None, self.request_json(method, path, endpoint=endpoint, params=params, json=json)
+
     def request_json(self, method: str, path: str, *, endpoint: str, params: Mapping[str, Any], json: Any) -> Any:
         self._check(path, params)
         drill = params.get("d1") or ""

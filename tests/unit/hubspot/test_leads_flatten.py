@@ -1,4 +1,5 @@
-"""flatten_leads_page: dlt's naming, our child keys, tombstones, epoch ms → timestamps, drift."""
+"""The Leads pipe step production runs (`FlattenLeadsPages`): dlt's naming, our child keys, tombstones,
+epoch ms → timestamps, drift."""
 
 from __future__ import annotations
 
@@ -10,14 +11,24 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from sources.common.naming import column_name
+from sources.hubspot.leads import FlattenLeadsPages
 from sources.hubspot.leads_flatten import (
-    column_name,
+    EVENTS_TABLE,
+    LEADS_TABLE,
+    VALUES_TABLE,
     flatten_leads,
-    flatten_leads_page,
     is_epoch_ms_column,
     rows_to_arrow,
     rows_to_dicts,
 )
+
+
+def flatten_leads_page(leads: list[dict[str, Any]], *, hard_delete: bool = False) -> tuple[Any, Any, Any]:
+    """What the resource's pipe step yields for one batch: the three tables, by the table each is marked for."""
+    by_table = {item.meta.table_name: item.data for item in FlattenLeadsPages(hard_delete)(leads)}
+    return by_table[LEADS_TABLE], by_table[EVENTS_TABLE], by_table[VALUES_TABLE]
+
 
 UTC = dt.UTC
 
@@ -144,13 +155,15 @@ def test_fields_missing_on_some_leads_are_null_not_an_error() -> None:
     assert b["email"] is None and a["new_vendor_field"] is None and b["new_vendor_field"] == "x"
 
 
-def test_mixed_types_in_a_column_raise_so_the_caller_can_fall_back() -> None:
+def test_mixed_types_in_a_column_fall_back_to_dicts_for_dlts_normalizer() -> None:
     drifted = [lead("L1"), lead("L2", score="A+")]
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
-        flatten_leads_page(drifted)
+        rows_to_arrow(flatten_leads(drifted).leads)
+    leads, events, _ = flatten_leads_page(drifted)
+    assert isinstance(leads, list) and isinstance(events, pa.Table)  # only the drifted table falls back
     # the fallback rows: same names, timestamps converted in Python
-    page = flatten_leads(drifted)
-    dicts = rows_to_dicts(page.leads)
+    dicts = rows_to_dicts(flatten_leads(drifted).leads)
+    assert leads == dicts
     assert [d["score"] for d in dicts] == [99.96, "A+"]
     assert dicts[0]["last_modified_at"] == dt.datetime(2011, 11, 3, 19, 43, 14, 338000, tzinfo=UTC)
     assert dicts[0]["customer_status_modified_at"] is None

@@ -9,6 +9,7 @@ import pendulum
 import pytest
 from dlt.extract.items import TableNameMeta
 
+from sources.common.epoch import day_to_epoch_ms
 from sources.common.errors import ResponseFormatError
 from sources.hubspot import leads
 from sources.hubspot.leads_flatten import EVENTS_TABLE, LEADS_TABLE, TOMBSTONE, VALUES_TABLE
@@ -72,11 +73,11 @@ def test_flattening_runs_after_the_incremental() -> None:
 def test_nightly_cursor_starts_at_start_date_and_backfill_bounds_the_range() -> None:
     nightly = cursor_of(resource())
     assert nightly.cursor_path == "lastModifiedAt"
-    assert nightly.initial_value == leads.epoch_ms(pendulum.date(2026, 11, 1))
+    assert nightly.initial_value == day_to_epoch_ms(pendulum.date(2026, 11, 1))
     assert nightly.end_value is None
     backfill = cursor_of(resource(backfill=(pendulum.date(2026, 10, 1), pendulum.date(2026, 10, 3))))
-    assert backfill.initial_value == leads.epoch_ms(pendulum.date(2026, 10, 1))
-    assert backfill.end_value == leads.epoch_ms(pendulum.date(2026, 10, 4))  # exclusive: all of Oct 3
+    assert backfill.initial_value == day_to_epoch_ms(pendulum.date(2026, 10, 1))
+    assert backfill.end_value == day_to_epoch_ms(pendulum.date(2026, 10, 4))  # exclusive: all of Oct 3
 
 
 def test_query_follows_the_document() -> None:
