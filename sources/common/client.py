@@ -96,12 +96,13 @@ def request_id_of(response: httpx.Response, source: RequestIdSource = DEFAULT_RE
     """The vendor's request/correlation id, from its header or its JSON error body."""
     for header in source.headers:
         if value := response.headers.get(header):
-            return value
+            return str(value)
     body = _try_json(response)
     if isinstance(body, dict):
         for key in source.body_keys:
-            if isinstance(body.get(key), str):
-                return str(body[key])
+            value = body.get(key)
+            if isinstance(value, str):
+                return value
     return None
 
 

@@ -29,6 +29,15 @@ LOADED_AT = "_loaded_at"
 Backfill = tuple[pendulum.Date, pendulum.Date]
 
 
+def backfill_range(start: pendulum.Date | None, end: pendulum.Date | None) -> Backfill | None:
+    """A source's `backfill_start`/`backfill_end` arguments as one range: both or neither."""
+    if start is None and end is None:
+        return None
+    if start is None or end is None:
+        raise ConfigError("A backfill needs both its first and its last day.")
+    return start, end
+
+
 def _same(day: pendulum.Date) -> Any:
     return day
 
@@ -77,6 +86,8 @@ def complete_days(cursor: Incremental[Any], timezone: str = "UTC") -> DateWindow
 
     Today is still being counted and the future has nothing, so a backfill stops at yesterday too.
     """
+    if cursor.start_value is None:
+        raise ValueError("a date cursor always has a start value (its initial_value)")
     first = as_date(cursor.start_value)
     last = yesterday(timezone)
     if cursor.end_value is not None:

@@ -21,7 +21,7 @@ DEFAULT_TIMEOUT_S = 30.0
 
 
 def _number(key: str, default: float, *, integer: bool = False, minimum: float = 0.0) -> Any:
-    raw = dlt.config.get(f"{SECTION}.{key}")
+    raw: Any = dlt.config.get(f"{SECTION}.{key}")
     if raw is None or raw == "":
         return default
     try:

@@ -119,7 +119,7 @@ class KeysetOffsetPaginator(BasePaginator):
         return value
 
     def _key(self, record: Any) -> Hashable:
-        value = _peek(record, self.key_field)
+        value: Hashable = _peek(record, self.key_field)
         if value is None:
             raise PageStateError(f"a record lacks its {self.key_field!r}")
         return value

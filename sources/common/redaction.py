@@ -102,7 +102,7 @@ def _redact_record(record: logging.LogRecord) -> None:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
-    record._redacted_msg = record.msg  # type: ignore[attr-defined]
+    record._redacted_msg = record.msg
 
 
 _install_lock = threading.Lock()

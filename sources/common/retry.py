@@ -29,7 +29,7 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rand: Callable[[], float] = random.random) -> float:
         """Exponential backoff for the n-th retry (1-based), capped; full jitter draws from [0, cap]."""
-        cap = min(self.backoff_max_s, self.backoff_base_s * 2 ** (retry_number - 1))
+        cap = float(min(self.backoff_max_s, self.backoff_base_s * 2.0 ** (retry_number - 1)))
         return rand() * cap if self.jitter else cap
 
 

@@ -64,7 +64,7 @@ def plan_windows(start: dt.date, end: dt.date, *, max_points: int, points_per_da
 
     `points_per_day` is what one day costs: 1 for daily series, 24 for hourly buckets, 1/7 for weekly.
     """
-    whole = DateWindow(start, end)
+    whole = DateWindow(_as_date(start, "start"), _as_date(end, "end"))
     if max_points < 1 or points_per_day <= 0:
         raise ConfigError(f"A window plan needs positive limits, got max_points={max_points}, {points_per_day}/day.")
     days_per_window = math.floor(max_points / points_per_day + 1e-9)

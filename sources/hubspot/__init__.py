@@ -15,6 +15,7 @@ import dlt
 import pendulum
 from dlt.sources import DltResource
 
+from sources.common.cursors import backfill_range
 from sources.common.dates import parse_timezone, resolve_start_date
 
 from . import analytics, leads, settings
@@ -39,7 +40,7 @@ def hubspot_analytics(
         start_date=resolve_start_date(start_date, settings.DEFAULT_START_DAYS_AGO),
         lookback_days=lookback_days,
         timezone=parse_timezone(timezone, "SOURCES__HUBSPOT__TIMEZONE"),
-        backfill=(backfill_start, backfill_end) if backfill_start else None,
+        backfill=backfill_range(backfill_start, backfill_end),
     )
 
 
@@ -57,5 +58,5 @@ def hubspot_leads(
         leads_client(access_token, base_url),
         start_date=resolve_start_date(start_date, settings.DEFAULT_START_DAYS_AGO),
         hard_delete=hard_delete,
-        backfill=(backfill_start, backfill_end) if backfill_start else None,
+        backfill=backfill_range(backfill_start, backfill_end),
     )

@@ -172,7 +172,7 @@ def _known_types(table_name: str) -> dict[str, str]:
         return {}
     if not table:
         return {}
-    return {name: col["data_type"] for name, col in table["columns"].items() if col.get("data_type")}
+    return {name: str(col["data_type"]) for name, col in table["columns"].items() if col.get("data_type")}
 
 
 def _bool_hard_delete(column: str) -> dict[str, TColumnSchema]:
@@ -234,7 +234,7 @@ def leads_resource(
             # The API's stopTime is inclusive (hubspot-leads-api.txt); end_value is exclusive.
             stop_ms = min(stop_ms, last_modified.end_value - 1)
         start_ms = last_modified.last_value
-        if start_ms > stop_ms:
+        if start_ms is None or start_ms > stop_ms:
             return
         # Pages arrive in cursor order, so a terminal answer mid-run (a DAILY 429) keeps every page before
         # it: the cursor then stands at the last lead loaded and the next run continues from there.
