@@ -302,7 +302,7 @@ class ApiClient:
         url = redact_url(response.request.url)
         terminal = self._terminal_error(response, endpoint, url)
         if terminal is not None:
-            if isinstance(terminal, QuotaExhaustedError) or (isinstance(terminal, AuthError) and terminal.status == 401):
+            if isinstance(terminal, QuotaExhaustedError) or terminal.status == 401:
                 self._spent = terminal
             raise terminal
         if response.status_code in RETRIED_STATUSES:
