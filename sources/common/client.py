@@ -113,6 +113,12 @@ def _try_json(response: httpx.Response) -> Any:
         return None
 
 
+def json_object(response: httpx.Response) -> dict[str, Any] | None:
+    """An (error) response's body when it is a JSON object: what vendors' `classify` hooks read."""
+    body = _try_json(response)
+    return body if isinstance(body, dict) else None
+
+
 def vendor_message_of(response: httpx.Response) -> str | None:
     """The vendor's own words about a failure: `code: message` from a JSON body, else the raw text."""
     body = _try_json(response)
@@ -186,19 +192,6 @@ class ApiClient:
 
     # --- public API ---------------------------------------------------------------------------------
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> httpx.Response:
-        """Send with retries; returns the successful response or raises a typed `VendorError`."""
-        response, _ = self._send(method, path, endpoint or path, params, json, decode=False)
-        return response
-
     def request_decoded(
         self,
         method: str,
@@ -209,20 +202,11 @@ class ApiClient:
         json: Any = None,
     ) -> tuple[httpx.Response, Any]:
         """Send with retries; the response (headers for paginators) and its body decoded once."""
-        return self._send(method, path, endpoint or path, params, json, decode=True)
+        return self._send(method, path, endpoint or path, params, json)
 
-    def request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        endpoint: str | None = None,
-        params: Mapping[str, Any] | None = None,
-        json: Any = None,
-    ) -> Any:
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send with retries and return the decoded JSON body (a truncated body is retried too)."""
-        _, payload = self._send(method, path, endpoint or path, params, json, decode=True)
-        return payload
+        return self.request_decoded(method, path, **kwargs)[1]
 
     def get_json(self, path: str, *, endpoint: str | None = None, params: Mapping[str, Any] | None = None) -> Any:
         return self.request_json("GET", path, endpoint=endpoint, params=params)
@@ -253,8 +237,6 @@ class ApiClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         json: Any,
-        *,
-        decode: bool,
     ) -> tuple[httpx.Response, Any]:
         if self._spent is not None:
             raise self._spent
@@ -268,7 +250,7 @@ class ApiClient:
                 self.rate_limiter.acquire()
             RUN_STATS.add_request(self.vendor)
             request = self._http.build_request(method, path, params=params, content=content, headers=headers)
-            failure = self._attempt(request, endpoint, decode)
+            failure = self._attempt(request, endpoint)
             if not isinstance(failure, _Failure):
                 return failure
             wait = next_wait(self.retry, attempt, waited, failure.retry_after_s, self._rand)
@@ -289,7 +271,7 @@ class ApiClient:
             self._sleep(wait)
             waited += wait
 
-    def _attempt(self, request: httpx.Request, endpoint: str, decode: bool) -> tuple[httpx.Response, Any] | _Failure:
+    def _attempt(self, request: httpx.Request, endpoint: str) -> tuple[httpx.Response, Any] | _Failure:
         """One try: the response (and payload), a transient `_Failure`, or a raised terminal error.
 
         Exceptions are turned into data inside `except` and raised outside it, so the httpx exception
@@ -319,8 +301,6 @@ class ApiClient:
                 vendor_message=vendor_message_of(response),
                 request_id=request_id_of(response, self.request_ids),
             )
-        if not decode:
-            return response, None
         if response.status_code == 204:
             return response, None
         try:

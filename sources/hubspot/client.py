@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import httpx
-import orjson
 
 from sources.common.auth import BearerAuth, QueryTokenAuth
-from sources.common.client import ApiClient, RequestIdSource, Terminal
+from sources.common.client import ApiClient, RequestIdSource, Terminal, json_object
 from sources.common.errors import LimitExceededError, QuotaExhaustedError
 from sources.common.factory import make_client
 from sources.common.ratelimit import RateLimiter
@@ -25,13 +24,8 @@ register_sensitive_param("hapikey")
 
 def _policy(response: httpx.Response) -> str | None:
     """The `policyName` of a 429 body (facts.md: `TEN_SECONDLY_ROLLING`, `DAILY`, ...)."""
-    if response.status_code != 429:
-        return None
-    try:
-        body = orjson.loads(response.content)
-    except orjson.JSONDecodeError:
-        return None
-    policy = body.get("policyName") if isinstance(body, dict) else None
+    body = json_object(response) if response.status_code == 429 else None
+    policy = body.get("policyName") if body else None
     return policy if isinstance(policy, str) else None
 
 

@@ -245,9 +245,10 @@ def test_truncated_json_every_time_raises_response_format_error(make_client):
     assert len(script.requests) == 6
 
 
-def test_request_returns_raw_response_without_decoding(make_client):
-    client, _ = make_client(httpx.Response(200, content=b"not json"))
-    assert client.request("GET", "/x").content == b"not json"
+def test_request_decoded_returns_the_response_and_its_body_decoded_once(make_client):
+    client, _ = make_client(httpx.Response(200, json=[1], headers={"x-next": "c2"}))
+    response, payload = client.request_decoded("GET", "/x")
+    assert (response.headers["x-next"], payload) == ("c2", [1])
 
 
 @pytest.mark.parametrize(
