@@ -36,6 +36,7 @@ from sources.common.dates import yesterday
 from sources.common.fanout import ordered_fanout
 from sources.common.paginators import RecordsProcessedPaginator, paginate
 from sources.common.partial import keep_until_failure
+from sources.common.stats import RUN_STATS
 from sources.common.windows import DateWindow, plan_windows
 
 from . import settings
@@ -139,6 +140,7 @@ def fetch_window(client: ApiClient, window: DateWindow, filters: Mapping[str, st
         if problem is not None:
             logger.warning(problem)
             INCOMPLETE.add(window)
+            RUN_STATS.add_incomplete(settings.VENDOR)
     return key_conversions(rows)
 
 

@@ -35,9 +35,11 @@ class Stops:
             self._errors.setdefault(source, []).append(error)
 
     def take(self, source: str) -> list[VendorError]:
-        """The errors recorded for `source`, forgetting them (a second run starts clean)."""
+        """The distinct errors recorded for `source` (resources side by side often meet the same answer),
+        forgetting them so a second run starts clean."""
         with self._lock:
-            return self._errors.pop(source, [])
+            errors = self._errors.pop(source, [])
+        return list({str(e): e for e in errors}.values())
 
     def reset(self) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""Per-run counters (requests, retries, window splits per vendor) that the status report and tests read."""
+"""Per-run counters (requests, retries, window splits, incomplete answers per vendor) for the run summary."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ class RunStats:
         self.requests: Counter[str] = Counter()
         self.retries: Counter[str] = Counter()
         self.splits: Counter[str] = Counter()
+        # Answers that did not add up (AttributionHub: records != total_records); the lookback re-reads them.
+        self.incomplete: Counter[str] = Counter()
 
     def add_request(self, vendor: str, n: int = 1) -> None:
         with self._lock:
@@ -27,13 +29,18 @@ class RunStats:
         with self._lock:
             self.splits[vendor] += n
 
+    def add_incomplete(self, vendor: str, n: int = 1) -> None:
+        with self._lock:
+            self.incomplete[vendor] += n
+
     def snapshot(self) -> dict[str, dict[str, int]]:
-        """A consistent copy: `{"requests": {vendor: n}, "retries": {...}, "splits": {...}}`."""
+        """A consistent copy: `{"requests": {vendor: n}, "retries": {...}, "splits": {...}, "incomplete": {...}}`."""
         with self._lock:
             return {
                 "requests": dict(self.requests),
                 "retries": dict(self.retries),
                 "splits": dict(self.splits),
+                "incomplete": dict(self.incomplete),
             }
 
     def reset(self) -> None:
@@ -42,6 +49,7 @@ class RunStats:
             self.requests.clear()
             self.retries.clear()
             self.splits.clear()
+            self.incomplete.clear()
 
 
 RUN_STATS = RunStats()

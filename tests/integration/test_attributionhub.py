@@ -25,6 +25,7 @@ from sources.attributionhub.conversions import incomplete_windows
 from sources.common import clock
 from sources.common.errors import AuthError, QuotaExhaustedError, VendorError
 from sources.common.partial import STOPS
+from sources.common.stats import RUN_STATS
 
 from .conftest import NIGHT
 
@@ -291,6 +292,7 @@ def test_a_count_that_moves_while_paging_is_warned_counted_and_healed(
     assert len(warnings) == 1 and "conversions 2026-11-19:" in warnings[0], warnings
     assert "moved while paging" in warnings[0]
     assert incomplete_windows() == ["2026-11-19"]
+    assert RUN_STATS.incomplete["attributionhub"] == 1  # the run summary's "incomplete answers"
 
     # Two nights later every conversion of 11-19 has arrived (late_conversion_days=2): the nightly re-reads
     # the day (it is inside the lookback) and replaces it whole.
