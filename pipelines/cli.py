@@ -1,25 +1,32 @@
 """`marketing-elt`: nightly runs, backfills, the sandbox, the demo and status.
 
-Exit codes: 0 success, 1 a source failed, 2 bad input or configuration (refused before any request).
+Exit codes: 0 success; 1 a source failed (or a bug); 2 refused before any request: bad input or configuration,
+another run holds the lock, the warehouse cannot be written; 130 interrupted (Ctrl-C). `status` has its own.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
+import shlex
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sources.common.errors import MarketingEltError
 from sources.common.redaction import install_log_redaction
 
 from . import registry
+from .reporting import commands as reporting_commands
 
 if TYPE_CHECKING:
     from .validation import DateRange
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+log = logging.getLogger("marketing_elt")
 
 SOURCES_HELP = (
     f"comma-separated source names, default all built sources ({', '.join(registry.available_sources())}); "
@@ -76,17 +83,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = commands.add_parser(
         "status",
-        help="last load, cursors and rows per source",
-        description="Last load, cursors and rows per source.",
+        help="last nightly and backfill, cursors, rows and lag per source and resource (read-only)",
+        description=(
+            "Last successful nightly and backfill, cursor, rows and lag behind today per source and resource, "
+            "read from the warehouse only. Exit 0 fresh, 1 a resource lags more than --max-lag days (or nothing "
+            "loaded yet), 2 bad input, 3 the warehouse cannot be read."
+        ),
     )
     status.add_argument("--sources", help=SOURCES_HELP)
     status.add_argument("--destination", default="duckdb", help="duckdb (default), postgres or bigquery")
+    status.add_argument(
+        "--max-lag",
+        metavar="DAYS",
+        help="exit 1 when any resource lags more than DAYS days behind today (default: MARKETING_ELT__MAX_LAG_DAYS)",
+    )
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    reporting_commands.add_parsers(commands)  # report, publish
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    args.command_line = shlex.join(["marketing-elt", *words])  # for the ledger and the lock holder
+    configure_logging(args.log_level)
     install_log_redaction()
     try:
         return COMMANDS[args.command](args)
@@ -94,8 +114,74 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        print("interrupted: nothing further was started.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _unexpected(exc)
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is now (tests swap it), in the CLI's format."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _: Any) -> None:
+        pass
+
+
+def configure_logging(level: str) -> None:
+    """`--log-level` for every logger, to stderr; idempotent, so in-process calls do not stack handlers."""
+    root = logging.getLogger()
+    root.setLevel(level)
+    if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
+        root.addHandler(_StderrHandler())
+
+
+def _unexpected(exc: Exception) -> int:
+    """Broken config files are bad input (exit 2); anything else is a bug (exit 1). One line either way."""
+    from dlt.common.configuration.providers.toml import TomlProviderReadException
+
+    from .failures import MarketingEltBug, find_cause, one_line
+
+    broken = find_cause(exc, TomlProviderReadException)
+    if broken is not None:
+        print(f"error: {config_file_message(broken)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    log.debug("unexpected failure", exc_info=True)
+    if isinstance(exc, MarketingEltBug):
+        print(f"error: {exc}", file=sys.stderr)
+    else:
+        print(
+            f"error: unexpected failure, a bug in marketing-elt ({type(exc).__name__}: {one_line(str(exc), 200)}); "
+            "rerun with --log-level DEBUG for the traceback and report it.",
+            file=sys.stderr,
+        )
+    return EXIT_FAILED
+
+
+def config_file_message(exc: Any) -> str:
+    """Which .dlt TOML file is broken, where, and what to do (dlt names only its search paths)."""
+    import tomllib
+
+    for path in getattr(exc, "full_paths", []):
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path, "rb") as handle:
+                tomllib.load(handle)
+        except tomllib.TOMLDecodeError as err:
+            return f"{path} is not valid TOML ({err}): fix that line (any key can also be set as an env var)."
+        except OSError as err:
+            return f"{path} cannot be read ({err.strerror}): fix its permissions."
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
+    return f"A .dlt TOML file ({getattr(exc, 'file_name', 'config.toml')}) is not valid TOML ({reason}): fix it."
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -109,21 +195,38 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, date_range: DateRange | None) -> int:
-    """Validate everything, build every source, then run: bad input never reaches a vendor or dlt state."""
+    """Validate everything and build every source, take the run lock, check the warehouse, then run.
+
+    Bad input never reaches a vendor or dlt state; a second run is refused before it touches anything.
+    """
+    from dlt.common.pipeline import get_dlt_pipelines_dir
+
+    from .lock import run_lock
+    from .preflight import check_warehouse, check_warehouse_location
     from .report import format_run_report
-    from .runner import prepare, run_sources
-    from .validation import check_config, check_destination, parse_destination, parse_sources
+    from .runner import RunContext, prepare, run_sources
+    from .validation import check_config, check_data_dir, check_destination, parse_destination, parse_sources
+    from .warehouse import duckdb_path
 
     specs = parse_sources(args.sources)
     destination = parse_destination(args.destination)
     check_destination(destination)
     check_config(specs)
     prepared = prepare(specs, date_range)
-    report = run_sources(prepared, destination=destination, show_progress=True)
+    data_dir = Path(get_dlt_pipelines_dir()).parent
+    check_data_dir(data_dir)
+    check_warehouse_location(destination)
+    context = RunContext(command=args.command_line, backfill=date_range)
+    with run_lock(data_dir, duckdb_path() if destination == "duckdb" else None, context.command) as taken_over:
+        check_warehouse(destination)
+        report = run_sources(prepared, destination=destination, show_progress=True, context=context)
+    report.notes[:0] = taken_over
     print(format_run_report(report))
     for result in report.results:
         if not result.ok:
             print(f"error: {result.error}", file=sys.stderr)
+    if report.interrupted_by is not None:
+        return 128 + report.interrupted_by
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
@@ -151,7 +254,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     for key, value in world.items():
         if value < 0:
             raise ConfigError(f"--{key.replace('_', '-')} must be 0 or more, got {value}.")
-    serve(port=args.port, today=today, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults, **world)
+    try:
+        serve(port=args.port, today=today, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults, **world)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise ConfigError(
+            f"Port {args.port} on 127.0.0.1 is already in use (another sandbox?): choose another --port, "
+            "or --port 0 for a free one."
+        ) from None
     return EXIT_OK
 
 
@@ -162,13 +273,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from .status import source_status
-    from .validation import parse_destination, parse_sources
+    """Read-only; exit 0 fresh, 1 stale (more than --max-lag), 2 bad input, 3 the warehouse cannot be read."""
+    import dlt
+
+    from .status import EXIT_UNREADABLE, collect, render_json, render_text, stale_line
+    from .validation import check_destination, parse_destination, parse_max_lag, parse_sources
 
     specs = parse_sources(args.sources)
     destination = parse_destination(args.destination)
-    print("\n\n".join(source_status(spec, destination) for spec in specs))
-    return EXIT_OK
+    check_destination(destination)
+    if args.max_lag is not None:
+        max_lag = parse_max_lag(args.max_lag)
+    else:
+        max_lag = parse_max_lag(dlt.config.get("marketing_elt.max_lag_days"), "MARKETING_ELT__MAX_LAG_DAYS")
+    report = collect(specs, destination, max_lag)
+    if args.json:
+        print(render_json(report))
+    elif report.exit_code != EXIT_UNREADABLE:
+        print(render_text(report))
+    if report.exit_code == EXIT_UNREADABLE:
+        print(f"error: {report.message}", file=sys.stderr)
+    stale = stale_line(report)
+    if stale:
+        print(stale, file=sys.stderr)
+    return report.exit_code
 
 
 COMMANDS = {
@@ -177,4 +305,6 @@ COMMANDS = {
     "sandbox": cmd_sandbox,
     "demo": cmd_demo,
     "status": cmd_status,
+    "report": reporting_commands.cmd_report,
+    "publish": reporting_commands.cmd_publish,
 }

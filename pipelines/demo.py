@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from sandbox.core import SandboxConfig
 from sandbox.server import SandboxServer
 from sources.common import clock
 
+from .lock import run_lock
+from .preflight import check_warehouse, check_warehouse_location
 from .registry import SOURCES, available_sources
 from .report import format_run_report, landed, table
-from .runner import make_pipeline, prepare, run_sources
+from .runner import RunContext, make_pipeline, prepare, run_sources
 from .warehouse import duckdb_path
 
 # The demo's pipeline state always lives here, never in the DLT_DATA_DIR of real runs: sandbox cursors
@@ -39,7 +42,13 @@ def run_demo() -> int:
         print(f"sandbox on {server.base_url} (simulated today {config.today})", flush=True)
         os.environ.update(sandbox_env(server, config))
         specs = [SOURCES[name] for name in available_sources()]
-        report = run_sources(prepare(specs), destination="duckdb", show_progress=True)
+        prepared = prepare(specs)
+        context = RunContext(command="marketing-elt demo")
+        # the demo writes ./warehouse.duckdb like a nightly would: the same lock and warehouse check
+        check_warehouse_location("duckdb")
+        with run_lock(Path(DEMO_DATA_DIR).absolute(), duckdb_path(), context.command):
+            check_warehouse("duckdb")
+            report = run_sources(prepared, destination="duckdb", show_progress=True, context=context)
     print(format_run_report(report))
     rows = [row for spec in specs for row in landed(make_pipeline(spec.name, "duckdb"))]
     print(f"\nWhat landed in {duckdb_path()}:\n")

@@ -38,7 +38,6 @@ SOURCES: dict[str, SourceSpec] = {
             "sources.attributionhub:attributionhub",
             ("api_key",),
             ("base_url",),
-            available=False,
         ),
         SourceSpec(
             "humblytics",
@@ -47,7 +46,6 @@ SOURCES: dict[str, SourceSpec] = {
             "sources.humblytics:humblytics",
             ("api_key",),
             ("property_id",),
-            available=False,
         ),
     )
 }

@@ -22,34 +22,41 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def format_run_report(report: RunReport) -> str:
+    """Rows per table (failed sources included: what arrived before a failure is kept), requests, then one
+    outcome line per source, and the notes (recovered work, state taken from the warehouse, ...)."""
     parts: list[str] = []
     rows = [
         (result.name, table_name, count)
         for result in report.results
-        if result.ok
         for table_name, count in sorted(result.rows.items())
     ]
     if rows:
         parts.append(table(("source", "table", "rows loaded"), rows))
-    vendors = sorted(set().union(*(report.stats.get(k, {}) for k in ("requests", "retries", "splits"))))
+    counters = ("requests", "retries", "splits", "incomplete")
+    vendors = sorted(set().union(*(report.stats.get(k, {}) for k in counters)))
     if vendors:
         parts.append(
             table(
-                ("vendor", "requests", "retries", "window splits"),
+                ("vendor", "requests", "retries", "window splits", "incomplete answers"),
                 [
                     (
                         vendor,
                         report.stats.get("requests", {}).get(vendor, 0),
                         report.stats.get("retries", {}).get(vendor, 0),
                         report.stats.get("splits", {}).get(vendor, 0),
+                        report.stats.get("incomplete", {}).get(vendor, 0),
                     )
                     for vendor in vendors
                 ],
             )
         )
+    notes = [*report.notes, *(note for result in report.results for note in result.notes)]
+    if notes:
+        parts.append("\n".join(f"note: {note}" for note in notes))
     outcomes = []
     for result in report.results:
-        line = f"{result.name}: {'ok' if result.ok else 'FAILED'} in {result.elapsed_s:.1f}s"
+        status = "ok" if result.ok else "INTERRUPTED" if result.interrupted_by is not None else "FAILED"
+        line = f"{result.name}: {status} in {result.elapsed_s:.1f}s"
         outcomes.append(line if result.ok else f"{line}: {result.error}")
     parts.append("\n".join([*outcomes, f"elapsed {report.elapsed_s:.1f}s"]))
     return "\n\n".join(parts)

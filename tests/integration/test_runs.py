@@ -61,7 +61,7 @@ def test_status_before_any_run_creates_nothing(sandbox, warehouse, cli) -> None:
     ("env", "value", "needle"),
     [
         ("SOURCES__HUBSPOT__REPORTS", '["totals", "nope"]', "nope"),
-        ("SOURCES__HUBSPOT__REPORTS", "totals,sources", "lists are JSON"),
+        ("SOURCES__HUBSPOT__REPORTS", "totals,sources", "takes a JSON list"),
         ("SOURCES__HUBSPOT__LOOKBACK_DAYS", "-1", "lookback_days"),
         ("MARKETING_ELT__HTTP__MAX_ATTEMPTS", "0", "MARKETING_ELT__HTTP__MAX_ATTEMPTS"),
         ("SOURCES__HUBSPOT__TIMEZONE", "Mars/Base", "not an IANA timezone"),
@@ -163,4 +163,64 @@ def test_demo_loads_every_built_source_and_keeps_its_state_apart(warehouse, cli,
         assert f"\n{table} " in landed
     assert (workdir / ".dlt_demo").is_dir()
     assert not warehouse.data_dir.exists()
+    assert warehouse.count("hubspot_analytics_totals") == 10
+
+
+def buggy_source(**_: object) -> None:
+    """A source factory with a bug in it (not a configuration problem)."""
+    return {}["missing"]  # KeyError
+
+
+@pytest.mark.parametrize("log_level", ["WARNING", "DEBUG"])
+def test_a_bug_while_preparing_a_source_is_exit_1_not_bad_configuration(
+    sandbox, warehouse, cli, monkeypatch, log_level
+) -> None:
+    """Only dlt's configuration errors and ours are exit 2; any other exception is a bug: exit 1, one line,
+    the traceback only at DEBUG."""
+    import dataclasses
+
+    from pipelines.registry import SOURCES
+
+    spec = SOURCES["hubspot_analytics"]
+    monkeypatch.setitem(SOURCES, spec.name, dataclasses.replace(spec, factory=f"{__name__}:buggy_source"))
+
+    result = cli("--log-level", log_level, "run", "--sources", "hubspot_analytics")
+
+    assert result.code == 1
+    errors = [line for line in result.err.splitlines() if line.startswith("error: ")]
+    assert errors == [
+        "error: hubspot_analytics could not be prepared because of a bug in marketing-elt, not your configuration "
+        "(KeyError: 'missing'); rerun with --log-level DEBUG for the traceback and report it."
+    ]
+    assert ("Traceback" in result.err) == (log_level == "DEBUG")
+    assert sandbox.request_log == []
+    assert not warehouse.data_dir.exists()
+
+
+def test_a_dlt_configuration_error_while_preparing_is_exit_2(sandbox, warehouse, cli, monkeypatch) -> None:
+    """A value dlt cannot coerce is bad configuration: exit 2, naming the env var and what it takes."""
+    monkeypatch.setenv("SOURCES__HUBSPOT__LOOKBACK_DAYS", "three")
+    result = cli("run", "--sources", "hubspot_analytics")
+    assert result.code == 2
+    assert result.err.strip() == (
+        "error: hubspot_analytics: SOURCES__HUBSPOT__LOOKBACK_DAYS (or [sources.hubspot] lookback_days) takes a "
+        "whole number, not 'three'."
+    )
+
+
+def test_a_vendor_stop_fails_the_source_with_its_words_and_keeps_the_rows(sandbox, warehouse, cli, monkeypatch) -> None:
+    """A terminal vendor answer mid-run (sources/common/partial.py): the source is FAILED with the vendor's
+    sentence and request id, what arrived is loaded and in the summary, and the other source still runs."""
+    monkeypatch.setenv("SOURCES__HUBSPOT__REPORTS", '["totals"]')
+    sandbox.set_faults("hubspot_leads:status=429,policy=DAILY,start=2")
+
+    result = cli("run", "--sources", "hubspot_leads,hubspot_analytics")
+
+    assert result.code == 1
+    (error,) = [line for line in result.err.splitlines() if line.startswith("error: ")]
+    assert error.startswith("error: hubspot_leads: ") and "DAILY" in error and "request id" in error
+    assert error.endswith("rows that arrived before were loaded; the next run continues from there.")
+    loaded = warehouse.count("hubspot_leads")
+    assert loaded > 0 and "hubspot_leads      hubspot_leads" in result.out
+    assert "hubspot_leads: FAILED" in result.out and "hubspot_analytics: ok" in result.out
     assert warehouse.count("hubspot_analytics_totals") == 10
