@@ -127,7 +127,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__()
         self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 
@@ -204,6 +204,7 @@ def _run(args: argparse.Namespace, date_range: DateRange | None) -> int:
     from .lock import run_lock
     from .preflight import check_warehouse, check_warehouse_location
     from .report import format_run_report
+    from .reporting import publish_after_run
     from .runner import RunContext, prepare, run_sources
     from .validation import check_config, check_data_dir, check_destination, parse_destination, parse_sources
     from .warehouse import duckdb_path
@@ -220,6 +221,7 @@ def _run(args: argparse.Namespace, date_range: DateRange | None) -> int:
     with run_lock(data_dir, duckdb_path() if destination == "duckdb" else None, context.command) as taken_over:
         check_warehouse(destination)
         report = run_sources(prepared, destination=destination, show_progress=True, context=context)
+        report.notes += publish_after_run(destination)
     report.notes[:0] = taken_over
     print(format_run_report(report))
     for result in report.results:

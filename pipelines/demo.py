@@ -56,4 +56,5 @@ def run_demo() -> int:
     if not report.ok:
         print("error: the demo run failed; see the messages above.", file=sys.stderr)
         return 1
+    print("\nNext: `marketing-elt report --out report.html` writes one HTML page from the reporting views.")
     return 0

@@ -145,7 +145,7 @@ def last_runs(reader: Reader, source: str) -> dict[str, LedgerRun]:
     ):
         rows = reader.query(sql, *params)
         if rows:
-            out[key] = LedgerRun(*rows[0][:8], rows[0][8])
+            out[key] = LedgerRun(*rows[0][:9])
     return out
 
 

@@ -63,7 +63,7 @@ def check_duckdb(path: Path) -> None:
 
 def postgres_credentials() -> PostgresCredentials:
     """`DESTINATION__POSTGRES__CREDENTIALS` (a DSN) or `[destination.postgres.credentials]` (a table)."""
-    value = dlt.secrets.get("destination.postgres.credentials")
+    value: Any = dlt.secrets.get("destination.postgres.credentials")
     credentials = PostgresCredentials()
     if isinstance(value, str):
         credentials.parse_native_representation(value.strip())

@@ -110,7 +110,8 @@ class PostgresReader:
         try:
             with self.con.cursor() as cur:
                 cur.execute(sql, [plain(p) for p in params])
-                return cur.fetchall()
+                rows: list[tuple[Any, ...]] = cur.fetchall()
+                return rows
         except (psycopg2.errors.UndefinedTable, psycopg2.errors.InvalidSchemaName) as exc:
             raise Missing(str(exc)) from None
         except psycopg2.OperationalError as exc:

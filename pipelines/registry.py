@@ -23,7 +23,8 @@ class SourceSpec:
 
     def load_factory(self) -> Callable[..., Any]:
         module, _, func = self.factory.partition(":")
-        return getattr(importlib.import_module(module), func)
+        factory: Callable[..., Any] = getattr(importlib.import_module(module), func)
+        return factory
 
 
 SOURCES: dict[str, SourceSpec] = {

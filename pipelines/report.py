@@ -67,8 +67,8 @@ def landed(pipeline: dlt.Pipeline) -> list[tuple[str, int, Any, Any]]:
     schema = pipeline.default_schema
     out: list[tuple[str, int, Any, Any]] = []
     with pipeline.sql_client() as client:
-        for table_schema in sorted(schema.data_tables(), key=lambda t: t["name"]):
-            name, columns = table_schema["name"], table_schema.get("columns", {})
+        for table_schema in sorted(schema.data_tables(), key=lambda t: str(t["name"])):
+            name, columns = str(table_schema["name"]), table_schema.get("columns", {})
             when = next((c for c in DATE_COLUMNS if c in columns), None)
             qualified = client.make_qualified_table_name(name)
             select = (
@@ -77,7 +77,7 @@ def landed(pipeline: dlt.Pipeline) -> list[tuple[str, int, Any, Any]]:
                 else (f"SELECT COUNT(*), NULL, NULL FROM {qualified}")
             )
             try:
-                count, first, last = client.execute_sql(select)[0]
+                count, first, last = (client.execute_sql(select) or [(0, None, None)])[0]
             except Exception:  # table declared in the schema but never created (no rows yet)
                 continue
             out.append((name, int(count), _short(first), _short(last)))

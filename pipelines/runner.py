@@ -134,7 +134,13 @@ def run_sources(
         results.append(result)
         if result.interrupted_by is not None:
             break
-    return RunReport(results, RUN_STATS.snapshot(), time.monotonic() - started)
+    report = RunReport(results, RUN_STATS.snapshot(), time.monotonic() - started)
+    if any(r.ok or r.rows for r in results):
+        # Once per run, after every source: the views read across sources. A failed refresh is a note.
+        from .reporting import refresh_views
+
+        report.notes += refresh_views(destination).notes
+    return report
 
 
 def _run_one(
@@ -143,7 +149,11 @@ def _run_one(
     started_at, started = clock.now(), time.monotonic()
     before = RUN_STATS.snapshot()
     result = SourceResult(spec.name, False)
-    progress = dlt.progress.log(log_period=15, logger=sys.stderr, dump_system_stats=False) if show_progress else None
+    progress = (
+        dlt.progress.log(log_period=15, logger=sys.stderr, dump_system_stats=False)  # type: ignore[attr-defined]
+        if show_progress
+        else None
+    )
     pipeline = make_pipeline(spec.name, destination, progress=progress)
     try:
         result.notes += sync.reconcile(pipeline, spec)
@@ -158,7 +168,7 @@ def _run_one(
         if context.backfill is None:
             result.notes += sync.start_date_notes(pipeline, spec)
         with crashpoints.armed(source, spec.name):
-            info = pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])
+            info = pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])  # type: ignore[arg-type]
         result.rows = loaded_rows(pipeline, info.loads_ids)
         stops = STOPS.take(spec.name)
         if stops:

@@ -24,6 +24,8 @@ from .failures import one_line
 from .readers import DuckDBReader, Missing, PostgresReader, Reader, Unreadable
 from .registry import SourceSpec
 from .report import DATE_COLUMNS, table
+from .reporting import unmapped_channels
+from .reporting.unmapped import unmapped_line
 from .state import as_day, cursors, readable, stored_state
 from .warehouse import dataset_name, duckdb_path, pipeline_name
 
@@ -65,12 +67,13 @@ class StatusReport:
     sources: list[SourceStatus] = field(default_factory=list)
     message: str | None = None  # one line when there is nothing to read (no warehouse yet) or it is unreadable
     exit_code: int = EXIT_FRESH
+    unmapped_channels: str | None = None  # traffic values no channel rule matches (they count as 'other')
 
     def stale(self) -> list[tuple[str, str, int | None]]:
         """(source, resource, lag) of every resource staler than max_lag_days; never-loaded sources count."""
         if self.max_lag_days is None:
             return []
-        out = []
+        out: list[tuple[str, str, int | None]] = []
         for source in self.sources:
             if not source.resources:
                 out.append((source.source, "-", None))
@@ -99,6 +102,7 @@ def collect(specs: list[SourceSpec], destination: str, max_lag_days: int | None)
         return report
     try:
         report.sources = [source_status(reader, spec, today) for spec in specs]
+        report.unmapped_channels = unmapped_line(unmapped_channels(reader))
     except Unreadable as exc:
         report.message, report.exit_code = str(exc), EXIT_UNREADABLE
         return report
@@ -212,7 +216,10 @@ def _iso(value: Any, length: int | None = None) -> Any:
 def render_text(report: StatusReport) -> str:
     if report.message:
         return report.message
-    return "\n\n".join(_render_source(source) for source in report.sources)
+    parts = [_render_source(source) for source in report.sources]
+    if report.unmapped_channels:
+        parts.append(report.unmapped_channels)
+    return "\n\n".join(parts)
 
 
 def _render_source(source: SourceStatus) -> str:

@@ -15,6 +15,7 @@ whose tables are gone, and `start_date_notes` says when a configured `start_date
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import dlt
 from dlt.common.destination.exceptions import DestinationUndefinedEntity
@@ -111,7 +112,7 @@ def reset_missing_tables(pipeline: dlt.Pipeline, spec: SourceSpec) -> list[str]:
         return []
     try:
         with pipeline.destination_client() as client:
-            stored = {name for name, columns in client.get_storage_tables(names) if columns}  # type: ignore[attr-defined]
+            stored = {name for name, columns in client.get_storage_tables(names) if columns}
     except DestinationUndefinedEntity:
         stored = set()
     broken = {resource: [t for t in group if t not in stored] for resource, group in tables.items()}
@@ -129,7 +130,7 @@ def reset_missing_tables(pipeline: dlt.Pipeline, spec: SourceSpec) -> list[str]:
 def start_date_notes(pipeline: dlt.Pipeline, spec: SourceSpec) -> list[str]:
     """A configured `start_date` before where a resource started is not applied: the cursor wins. Say so,
     with the backfill that loads the earlier days, unless a successful backfill already covered them."""
-    configured = dlt.config.get(f"sources.{spec.section}.start_date")
+    configured: Any = dlt.config.get(f"sources.{spec.section}.start_date")
     if configured is None or not str(configured).strip():
         return []
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dlt
@@ -55,7 +56,7 @@ def parse_destination(value: str | None) -> str:
 def check_destination(destination: str) -> None:
     """Destination credentials and drivers must be there before a pipeline is created."""
     if destination == "postgres":
-        credentials = dlt.secrets.get("destination.postgres.credentials")
+        credentials: Any = dlt.secrets.get("destination.postgres.credentials")
         if not credentials or (isinstance(credentials, str) and not credentials.strip()):
             raise ConfigError(
                 "Missing Postgres credentials: set DESTINATION__POSTGRES__CREDENTIALS="
@@ -90,10 +91,10 @@ def check_config(specs: list[SourceSpec]) -> None:
     network error, and a `base_url` that is not http(s) would fail the same way.
     """
     for spec in specs:
-        wanted = [(key, dlt.secrets, "secret", "secrets.toml") for key in spec.secrets]
+        wanted: list[tuple[str, Any, str, str]] = [(key, dlt.secrets, "secret", "secrets.toml") for key in spec.secrets]
         wanted += [(key, dlt.config, "setting", "config.toml") for key in spec.required]
         for key, accessor, kind, file in wanted:
-            value = accessor.get(f"sources.{spec.section}.{key}")
+            value: Any = accessor.get(f"sources.{spec.section}.{key}")
             if value is None or not str(value).strip():
                 raise ConfigError(
                     f"Missing {kind} {key} for {spec.name}: set {spec.env_var(key)} "
@@ -101,7 +102,7 @@ def check_config(specs: list[SourceSpec]) -> None:
                 )
             if key in spec.secrets:
                 check_secret_value(spec.env_var(key), str(value))
-        base_url = dlt.config.get(f"sources.{spec.section}.base_url")
+        base_url: Any = dlt.config.get(f"sources.{spec.section}.base_url")
         if base_url is not None:
             check_base_url(spec.env_var("base_url"), base_url)
 

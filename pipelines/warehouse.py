@@ -20,7 +20,7 @@ LOADER_FILE_FORMAT = {"duckdb": "parquet", "postgres": "insert_values", "bigquer
 
 def duckdb_path() -> Path:
     """`DESTINATION__DUCKDB__CREDENTIALS` or `[destination.duckdb] credentials`, made absolute against cwd."""
-    configured = dlt.config.get("destination.duckdb.credentials")
+    configured: Any = dlt.config.get("destination.duckdb.credentials")
     path = Path(str(configured) if configured else DEFAULT_DUCKDB_FILE).expanduser()
     return path if path.is_absolute() else Path(os.getcwd()) / path
 
