@@ -46,7 +46,8 @@ def warehouse(sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Wareh
     db = tmp_path / "warehouse.duckdb"
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(db))
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
-    monkeypatch.setenv("SOURCES__HUBSPOT__START_DATE", "2026-11-10")
+    for section in ("HUBSPOT", "ATTRIBUTIONHUB", "HUMBLYTICS"):  # ten days of each source keep CLI tests short
+        monkeypatch.setenv(f"SOURCES__{section}__START_DATE", "2026-11-10")
     return Warehouse(db, tmp_path / "dlt")
 
 

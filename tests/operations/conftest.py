@@ -146,6 +146,9 @@ def make_project(root: Path, sandbox: SandboxServer) -> Project:
         "DESTINATION__DUCKDB__CREDENTIALS": str(root / "warehouse.duckdb"),
         "DLT_DATA_DIR": str(root / "dlt"),
         "SOURCES__HUBSPOT__START_DATE": "2026-11-10",
+        # Ten days of every source keep each subprocess run short; the scenarios do not need thirty.
+        "SOURCES__ATTRIBUTIONHUB__START_DATE": "2026-11-10",
+        "SOURCES__HUMBLYTICS__START_DATE": "2026-11-10",
         "SOURCES__HUBSPOT__REPORTS": '["totals"]',
         "RUNTIME__DLTHUB_TELEMETRY": "false",
     }
