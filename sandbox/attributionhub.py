@@ -8,7 +8,8 @@ the parts that are awkward for a client:
   can hold 0 records with ``has_more: true`` or more than 50 records;
 * "no results" is a 200 with a ``message`` body, not an empty list;
 * late conversions: a conversion on day D appears only once simulated today >= D + k (k in
-  1..``late_conversion_days``, about one in five has k > 1), so re-running a window finds more records;
+  1..``late_conversion_days``, about one in five has k > 1), so re-running a window finds more records
+  (``conversions_arrive_intraday``: at an instant of that day instead, so they also arrive mid-run);
 * a monthly request quota answered with 429 and no Retry-After (waiting does not help within the month).
 
 Decisions where the documents are silent (kept here, in one place):
@@ -34,7 +35,7 @@ import pendulum
 
 from sandbox.attributionhub_query import AttributionQuery, QueryError, parse_query
 from sandbox.core import SandboxConfig, SandboxRequest, SandboxResponse
-from sandbox.sessions_world import Conversion, Session, day_of, sessions_for_days
+from sandbox.sessions_world import Conversion, Session, conversions_visible, day_of, sessions_for_days
 
 CONVERSIONS_PATH = "/api/v1/conversions"
 INSIGHTS_PATH = "/api/v1/insights"
@@ -51,9 +52,11 @@ class _Row:
     conversion: Conversion
 
 
-def _record(row: _Row) -> dict[str, Any]:
+def _record(row: _Row, field_variants: bool = False) -> dict[str, Any]:
+    """One record. ``field_variants``: an email that was not captured is sometimes left out instead of null
+    (the document: "if captured"), and about one record in seven has ``previous_page: null``."""
     conv = row.conversion
-    return {
+    record = {
         "email": row.session.email if conv.email_captured else None,
         # "timestamp: When the session started" (conversions document), formatted like its sample.
         "timestamp": pendulum.from_timestamp(row.session.start).format("YYYY-MM-DD HH:mm:ss"),
@@ -61,6 +64,13 @@ def _record(row: _Row) -> dict[str, Any]:
         "previous_page": conv.previous_page,
         "conversion_meta": {"type": conv.meta_type, "id": conv.meta_id},
     }
+    if field_variants:
+        index = row.session.key[1]
+        if record["email"] is None and index % 2:
+            del record["email"]
+        if index % 7 == 2:
+            record["previous_page"] = None
+    return record
 
 
 def _error(status: int, error: str, message: str) -> SandboxResponse:
@@ -136,17 +146,17 @@ def _window_sessions(query: AttributionQuery, config: SandboxConfig) -> list[Ses
     return inside
 
 
-def _rows(sessions: list[Session], query: AttributionQuery, today: int) -> list[_Row]:
-    return [_Row(s, c) for s in sessions for c in s.visible_conversions(today) if query.conversion_matches(c)]
+def _rows(sessions: list[Session], query: AttributionQuery, config: SandboxConfig) -> list[_Row]:
+    visible = conversions_visible(config)
+    return [_Row(s, c) for s in sessions for c in visible(s) if query.conversion_matches(c)]
 
 
 def conversions_page(query: AttributionQuery, config: SandboxConfig) -> dict[str, Any]:
     """One /conversions response body in the mode the conversions document prescribes."""
-    today = config.today.toordinal()
     sessions = _window_sessions(query, config)
     if not query.has_session_filters:
         # "Without Session Filters": offset counts conversion records; up to 50 per page.
-        rows = _rows(sessions, query, today)
+        rows = _rows(sessions, query, config)
         page = rows[query.offset : query.offset + PAGE_SIZE]
         processed = query.offset + len(page)
         total, has_more = len(rows), query.offset + len(page) < len(rows)
@@ -159,13 +169,13 @@ def conversions_page(query: AttributionQuery, config: SandboxConfig) -> dict[str
         while processed < len(pool) and len(page) < PAGE_SIZE:
             if batches >= config.attributionhub_session_batches_per_request:
                 break
-            page.extend(_rows(pool[processed : processed + SESSION_BATCH], query, today))
+            page.extend(_rows(pool[processed : processed + SESSION_BATCH], query, config))
             processed = min(processed + SESSION_BATCH, len(pool))
             batches += 1
         total, has_more = len(pool), processed < len(pool)
     if not page and not has_more:
         return NO_CONVERSIONS
     return {
-        "records": [_record(row) for row in page],
+        "records": [_record(row, config.field_variants) for row in page],
         "pagination": {"records_processed": processed, "total_records": total, "has_more": has_more},
     }

@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.attributionhub_query import AttributionQuery
 from sandbox.core import SandboxConfig
-from sandbox.sessions_world import RETURN_WINDOW_DAYS, Conversion, Session, day_of, sessions_for_days
+from sandbox.sessions_world import (
+    RETURN_WINDOW_DAYS,
+    Conversion,
+    Session,
+    conversions_visible,
+    day_of,
+    sessions_for_days,
+)
 
 TIMELINE_BINS = (("0-1 days", 1), ("1-3 days", 3), ("3-7 days", 7), ("7+ days", None))  # insights document
 
@@ -35,9 +43,9 @@ def _median(values: list[float]) -> float:
 class _Journey:
     """One user's sessions in order, with the index of the first session carrying a visible conversion."""
 
-    def __init__(self, sessions: list[Session], today: int) -> None:
+    def __init__(self, sessions: list[Session], visible: Callable[[Session], tuple[Conversion, ...]]) -> None:
         self.sessions = sessions
-        self.conversions = [s.visible_conversions(today) for s in sessions]
+        self.conversions = [visible(s) for s in sessions]
         self.converted_at = next((i for i, c in enumerate(self.conversions) if c), None)
 
     def roles(self, i: int) -> set[str]:
@@ -156,7 +164,7 @@ def _channels(cohort: list[_Journey]) -> list[dict[str, Any]]:
 
 def compute_insights(query: AttributionQuery, config: SandboxConfig) -> dict[str, Any] | None:
     """The insights body, or None when no user qualifies (the caller answers with the message)."""
-    today = config.today.toordinal()
+    visible = conversions_visible(config)
     # A user's sessions span at most RETURN_WINDOW_DAYS, so this range holds every cohort member's journey.
     first_day = day_of(query.start) - RETURN_WINDOW_DAYS
     by_user: dict[int, list[Session]] = defaultdict(list)
@@ -165,7 +173,7 @@ def compute_insights(query: AttributionQuery, config: SandboxConfig) -> dict[str
     cohort: list[_Journey] = []
     matched: list[tuple[Session, tuple[Conversion, ...]]] = []
     for user_sessions in by_user.values():
-        journey = _Journey(user_sessions, today)
+        journey = _Journey(user_sessions, visible)
         hits = journey.matching(query)
         if hits:
             cohort.append(journey)

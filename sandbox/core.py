@@ -109,6 +109,89 @@ class SandboxConfig:
     # covers its whole local day and there is no trailing bucket. Off = the reading of the published sample.
     humblytics_end_inclusive: bool = False
 
+    # --- hardening (issue 18). Each field below is kind by default (the sandbox as it was); `HARD` holds the
+    # values that make it as hard as the real vendors, used by `serve()` and the `hard_sandbox` fixtures.
+    # The world changes during a run: simulated now starts at `today` 00:00 UTC + clock_start_s whenever the
+    # day is set, and moves clock_step_ms forward with every vendor request (never past the day's end).
+    clock_start_s: int = 0
+    clock_step_ms: int = 0
+    # Leads re-edited while a run pages (sales, enrichment, syncs): this many edits per simulated hour, each on a
+    # lead inserted in the previous leads_churn_days; one lead in eight is soft-deleted within that span.
+    leads_churn_per_hour: float = 0.0
+    leads_churn_days: int = 90
+    # Conversions become visible at an instant (between 1 h and late_conversion_days after they happened)
+    # instead of at midnight, so they arrive while a run pages. Off: at 00:00 of day + 1..late days.
+    conversions_arrive_intraday: bool = False
+    # Restated analytics days may overshoot and come down to their final numbers, not only grow.
+    restate_can_drop: bool = False
+    # `blog-posts` and `pages` have this many values: more than one `total` page (limit 350) holds.
+    hubspot_large_report_values: int | None = None
+    # Every Monday 13:00:00.000 UTC a bulk edit stamps about this many leads (inserted 0..28 days before the
+    # churn window, so no churn edit breaks the tie) with that one millisecond: the keyset paginator's tie case.
+    leads_bulk_edit_size: int = 0
+    # Today answers with incomplete numbers (analytics, AttributionHub sessions, Humblytics buckets) instead of
+    # nothing: the share of the day elapsed at simulated now, and analytics restated from there.
+    today_partial: bool = False
+    # Limits: 501 SCAN_TIME_EXCEEDED for drilldown requests (d1 given) spanning more days; HubSpot's daily
+    # request budget per simulated day (429 policyName DAILY); refused requests count toward rolling windows
+    # (and budgets) as they do at real vendors; the share of Humblytics 429s that carry Retry-After.
+    hubspot_scan_time_drilldown_days: int | None = None
+    hubspot_daily_limit: int | None = None
+    rate_limits_count_refused: bool = False
+    humblytics_retry_after_share: float = 1.0
+    # Response variants: error bodies rotate through the other shapes the vendors send (no JSON body, plain
+    # text, extra or missing keys); some records lack an optional field or carry null in it.
+    error_variants: bool = False
+    field_variants: bool = False
+    # Admin endpoints (/_sandbox/*) only on a separate listener: nothing sent to the vendor port reaches them.
+    separate_admin_port: bool = False
+    # Set by the server for each request when the clock moves (epoch ms); None = `today` 00:00 UTC.
+    now_ms: int | None = None
+
+    @classmethod
+    def hard(cls, **overrides: Any) -> SandboxConfig:
+        """A config with every hardening switch on (``HARD``), then ``overrides``."""
+        return cls(**{**HARD, **overrides})
+
+
+DAY_MS = 86_400_000
+
+# The hardening switches as `marketing-elt sandbox` and the `hard_sandbox` fixtures set them (README, Sandbox).
+HARD: dict[str, Any] = {
+    "clock_start_s": 2 * 3600,  # the nightly's hour (README, Scheduling: after 02:00 UTC)
+    "clock_step_ms": 60_000,  # a simulated minute per request
+    "leads_churn_per_hour": 30.0,
+    "conversions_arrive_intraday": True,
+    "late_conversion_days": 3,
+    "restate_can_drop": True,
+    "hubspot_large_report_values": 400,
+    "leads_bulk_edit_size": 150,
+    "today_partial": True,
+    "hubspot_scan_time_drilldown_days": 14,
+    "hubspot_daily_limit": 650_000,  # facts.md: 650k-1M per day
+    "attributionhub_monthly_quota": 300,  # a year's backfill spends it (about 430 requests with one segment)
+    "humblytics_rate_limit": (10, 1.0),
+    "humblytics_retry_after_share": 0.5,
+    "rate_limits_count_refused": True,
+    "error_variants": True,
+    "field_variants": True,
+    "separate_admin_port": True,
+}
+
+
+def day_start_ms(day: pendulum.Date) -> int:
+    return int(pendulum.datetime(day.year, day.month, day.day, tz="UTC").timestamp()) * 1000
+
+
+def now_ms(config: SandboxConfig) -> int:
+    """Simulated now in epoch ms: set per request by the server's clock, else ``today`` 00:00 UTC."""
+    return config.now_ms if config.now_ms is not None else day_start_ms(config.today)
+
+
+def clock_moves(config: SandboxConfig) -> bool:
+    """Whether simulated now ever differs from ``today`` 00:00 (so requests need their own ``now_ms``)."""
+    return bool(config.clock_start_s or config.clock_step_ms)
+
 
 class VendorSim(Protocol):
     """A vendor simulator: pure request → response over the world described by the config."""

@@ -16,7 +16,11 @@ Spec grammar (``--faults SPEC``, ``POST /_sandbox/faults {"spec": SPEC}``, ``set
       drop                 send headers and half the body, then close the connection
       truncate             send a body cut mid-JSON with a Content-Length that matches the cut
       new_field=NAME       drift: add key NAME ("drifted") to every JSON object that has key parent=KEY
-      type_change=FIELD    drift: every value of key FIELD becomes a string (3 -> "3")
+      new_object=NAME      drift: add key NAME holding a nested object {"id": 1, "label": "drifted"} (parent=KEY)
+      type_change=FIELD    drift: every value of key FIELD becomes a string (3 -> "3"; with prefix=P, "P3": a
+                           string no loader can coerce back to a number)
+      drop_field=FIELD     drift: key FIELD disappears from every JSON object that has it
+      null_field=FIELD     drift: every value of key FIELD becomes null
     options
       count=N              fire on N matching requests (default: every one from `start` on)
       start=K              first matching request that fires, 1-based (default 1)
@@ -25,7 +29,8 @@ Spec grammar (``--faults SPEC``, ``POST /_sandbox/faults {"spec": SPEC}``, ``set
       policy=NAME          with status=429 on a HubSpot target: the 429 body's policyName, TEN_SECONDLY_ROLLING
                            (the default) or DAILY ("You have reached your daily limit."; facts.md)
       jitter=MS            with latency
-      parent=KEY           with new_field
+      parent=KEY           with new_field, new_object
+      prefix=TEXT          with type_change
       path=PREFIX          only requests whose path starts with PREFIX
       p=FLOAT              fire with this probability (seeded, reproducible), default 1
 
@@ -33,14 +38,17 @@ Examples: ``hubspot_leads:status=503,count=2`` (two 503s, then OK);
 ``hubspot_analytics:status=429,count=3,retry_after=1``; ``hubspot_leads:status=429,policy=DAILY,start=3``
 (the daily limit from the 3rd request on); ``humblytics:latency=100,jitter=20``;
 ``*:drop,nth=5``;
-``hubspot_analytics:new_field=channelGroup,parent=breakdown``; ``hubspot_leads:type_change=insertedAt``.
+``hubspot_analytics:new_field=channelGroup,parent=breakdown``; ``hubspot_leads:type_change=insertedAt``;
+``hubspot_leads:drop_field=jobTitle``; ``attributionhub:null_field=previous_page``.
 
 Every rule counts the requests it matches (vendor and path) from the moment the faults are set, so "the Kth
 matching request" is exact. Injected 429/500 bodies are in the vendor's own error format; 502/503 come back
 as an HTML gateway page, as load balancers in front of real APIs send them. Injected HubSpot JSON errors carry
 a ``correlationId`` (429s also a ``requestId``) and the same id in an ``X-HubSpot-Correlation-Id`` header, as
 HubSpot sends them; the ids are derived from the seed, the rule and the request's ordinal, so they differ per
-response and repeat run to run.
+response and repeat run to run. With ``SandboxConfig.error_variants`` an injected error's body takes the
+shape numbered by the rule's request ordinal among those ``sandbox/variants.py`` lists (no body, plain text,
+keys missing or added), so consecutive injected errors differ in shape; off, always the canonical one.
 """
 
 from __future__ import annotations
@@ -52,14 +60,27 @@ from typing import Any
 
 import orjson
 
-from sandbox.core import SandboxResponse, rng, stable_hex
-from sandbox.hubspot_common import as_uuid
-from sandbox.limits import HUBSPOT_POLICIES, HUMBLYTICS_RATE_LIMIT_BODY, hubspot_rate_limit_body
+from sandbox.core import SandboxResponse, rng
+from sandbox.limits import HUBSPOT_POLICIES
+from sandbox.variants import vendor_error
 
-ACTIONS = ("status", "latency", "slow", "drop", "truncate", "new_field", "type_change")
+ACTIONS = (
+    "status",
+    "latency",
+    "slow",
+    "drop",
+    "truncate",
+    "new_field",
+    "new_object",
+    "type_change",
+    "drop_field",
+    "null_field",
+)
+DRIFT_ACTIONS = ("new_field", "new_object", "type_change", "drop_field", "null_field")
+DRIFT_VALUE = "drifted"
+DRIFT_OBJECT = {"id": 1, "label": DRIFT_VALUE}
 TARGETS = ("hubspot_analytics", "hubspot_leads", "attributionhub", "humblytics", "hubspot", "*")
 HUBSPOT_TARGETS = ("hubspot_analytics", "hubspot_leads", "hubspot")
-DRIFT_VALUE = "drifted"
 
 
 class FaultSpecError(ValueError):
@@ -75,8 +96,9 @@ class FaultRule:
     latency_ms: float = 0.0
     jitter_ms: float = 0.0
     slow_s: float = 0.0
-    field_name: str | None = None  # new_field NAME / type_change FIELD
+    field_name: str | None = None  # new_field NAME / type_change, drop_field, null_field FIELD
     parent: str | None = None
+    prefix: str | None = None  # type_change: text put before the value
     start: int = 1
     count: int | None = None
     probability: float = 1.0
@@ -112,6 +134,19 @@ def _policy(value: str | None) -> str:
     return policy
 
 
+# Numeric options: spec key -> (FaultRule field, type).
+_NUMBERS: dict[str, tuple[str, type]] = {
+    "status": ("status", int),
+    "latency": ("latency_ms", float),
+    "slow": ("slow_s", float),
+    "jitter": ("jitter_ms", float),
+    "retry_after": ("retry_after", float),
+    "count": ("count", int),
+    "start": ("start", int),
+    "p": ("probability", float),
+}
+
+
 def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> FaultRule:
     """Build a rule from (key, value) pairs; value None means a bare flag (``drop``)."""
     if target not in TARGETS:
@@ -122,30 +157,19 @@ def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> Fau
     for key, value in items:
         if key in ACTIONS:
             actions.append(key)
-        if key == "status":
-            fields["status"] = _number(key, value, int)
-        elif key == "latency":
-            fields["latency_ms"] = _number(key, value)
-        elif key == "slow":
-            fields["slow_s"] = _number(key, value)
+        if key in _NUMBERS:
+            name, kind = _NUMBERS[key]
+            fields[name] = _number(key, value, kind)
         elif key in ("drop", "truncate"):
             if value not in (None, "", "true", "1"):
                 raise FaultSpecError(f"'{key}' takes no value")
-        elif key in ("new_field", "type_change"):
+        elif key in DRIFT_ACTIONS:
             if not value:
                 raise FaultSpecError(f"'{key}' needs a field name")
             fields["field_name"] = value
-        elif key == "jitter":
-            fields["jitter_ms"] = _number(key, value)
-        elif key == "retry_after":
-            fields["retry_after"] = _number(key, value)
-        elif key in ("count", "start"):
-            fields[key] = _number(key, value, int)
         elif key == "nth":
             nth = _number(key, value, int)
-        elif key == "p":
-            fields["probability"] = _number(key, value)
-        elif key in ("parent", "path"):
+        elif key in ("parent", "path", "prefix"):
             fields[key] = value
         elif key == "policy":
             fields["policy"] = _policy(value)
@@ -159,8 +183,10 @@ def rule_from_items(target: str, items: Iterable[tuple[str, str | None]]) -> Fau
         fields["start"], fields["count"] = nth, 1
     if "policy" in fields and (actions[0] != "status" or fields.get("status") != 429 or target not in HUBSPOT_TARGETS):
         raise FaultSpecError(f"'policy' goes with status=429 on a HubSpot target ({', '.join(HUBSPOT_TARGETS)})")
-    if actions[0] == "new_field" and not fields.get("parent"):
-        raise FaultSpecError("'new_field' needs 'parent=KEY' (the key that marks the records to change)")
+    if "prefix" in fields and actions[0] != "type_change":
+        raise FaultSpecError("'prefix' goes with type_change")
+    if actions[0] in ("new_field", "new_object") and not fields.get("parent"):
+        raise FaultSpecError(f"'{actions[0]}' needs 'parent=KEY' (the key that marks the records to change)")
     if fields.get("start", 1) < 1 or fields.get("count", 1) < 0:
         raise FaultSpecError("'start'/'nth' count from 1 and 'count' must not be negative")
     return FaultRule(target=target, action=actions[0], **fields)
@@ -236,7 +262,8 @@ class Faults:
     def describe(self) -> list[dict[str, Any]]:
         return [{k: v for k, v in asdict(r).items() if v is not None} for r in self.rules]
 
-    def plan(self, vendor: str, path: str) -> FaultPlan:
+    def plan(self, vendor: str, path: str, *, variants: bool = False) -> FaultPlan:
+        """What to do to one request; ``variants``: injected error bodies rotate through their shapes."""
         plan = FaultPlan()
         if not self.rules:
             return plan
@@ -251,26 +278,32 @@ class Faults:
                 if rule.probability < 1.0 and rnd.random() >= rule.probability:
                     continue
                 jitter = rnd.uniform(0, rule.jitter_ms) if rule.jitter_ms else 0.0
-                _apply(plan, rule, vendor, jitter, ids=(self._seed, i, self._seen[i]))
+                variant = self._seen[i] - 1 if variants else 0
+                _apply(plan, rule, vendor, jitter, ids=(self._seed, i, self._seen[i]), variant=variant)
         return plan
 
 
-def _apply(plan: FaultPlan, rule: FaultRule, vendor: str, jitter_ms: float, ids: tuple[object, ...] = ()) -> None:
+def _apply(
+    plan: FaultPlan,
+    rule: FaultRule,
+    vendor: str,
+    jitter_ms: float,
+    ids: tuple[object, ...] = (),
+    variant: int = 0,
+) -> None:
     plan.labels.append(f"{rule.action}" + (f"={rule.status}" if rule.status else ""))
     if rule.action == "latency":
         plan.delay_s += (rule.latency_ms + jitter_ms) / 1000
     elif rule.action == "slow":
         plan.delay_s += rule.slow_s
     elif rule.action == "status" and plan.response is None:
-        plan.response = injected_response(vendor, rule.status or 500, rule.retry_after, policy=rule.policy, ids=ids)
+        plan.response = injected_response(
+            vendor, rule.status or 500, rule.retry_after, policy=rule.policy, ids=ids, variant=variant
+        )
     elif rule.action in ("drop", "truncate") and plan.mode == "normal":
         plan.mode = rule.action
-    elif rule.action in ("new_field", "type_change"):
+    elif rule.action in DRIFT_ACTIONS:
         plan.drift.append(rule)
-
-
-def _reason(status: int) -> str:
-    return "Bad Gateway" if status == 502 else "Service Unavailable"
 
 
 def injected_response(
@@ -280,30 +313,11 @@ def injected_response(
     *,
     policy: str | None = None,
     ids: tuple[object, ...] = (),
+    variant: int = 0,
 ) -> SandboxResponse:
-    """An error in the vendor's own shape; 502/503 as a gateway's HTML page.
-
-    ``policy`` is a HubSpot 429's policyName (default TEN_SECONDLY_ROLLING); ``ids`` seeds the HubSpot ids.
-    """
-    headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-    if status in (502, 503, 504):
-        title = f"{status} {_reason(status)}"
-        page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body></html>"
-        return SandboxResponse(status, page.encode(), {"Content-Type": "text/html", **headers})
-    if vendor.startswith("hubspot"):
-        correlation = as_uuid(stable_hex(0, "fault", *ids, "correlationId"))
-        headers["X-HubSpot-Correlation-Id"] = correlation
-        body: Any
-        if status == 429:
-            request_id = as_uuid(stable_hex(0, "fault", *ids, "requestId"))
-            body = hubspot_rate_limit_body(policy or "TEN_SECONDLY_ROLLING", correlation, request_id)
-        else:
-            body = {"status": "error", "message": "internal error", "correlationId": correlation}
-    elif vendor == "humblytics":
-        body = HUMBLYTICS_RATE_LIMIT_BODY if status == 429 else {"error": "internal_error", "message": "injected"}
-    else:
-        body = {"error": "Too many requests." if status == 429 else "Internal server error."}
-    return SandboxResponse.json(status, body, headers)
+    """An error in the vendor's own shape (``variant`` 0; sandbox/variants.py lists the others); 502/503 as a
+    gateway's HTML page. ``policy`` is a HubSpot 429's policyName; ``ids`` seeds the HubSpot ids."""
+    return vendor_error(vendor, status, retry_after=retry_after, policy=policy, ids=ids, variant=variant)
 
 
 def apply_drift(response: SandboxResponse, rules: list[FaultRule]) -> SandboxResponse:
@@ -325,10 +339,18 @@ def _walk(node: Any, rule: FaultRule) -> None:
             _walk(item, rule)
     elif isinstance(node, dict):
         name = rule.field_name or ""
+        children = list(node.values())  # not what the rule adds: a new object is not walked into
         if rule.action == "new_field" and rule.parent in node:
             node[name] = DRIFT_VALUE
+        if rule.action == "new_object" and rule.parent in node:
+            node[name] = dict(DRIFT_OBJECT)
         if rule.action == "type_change" and name in node and not isinstance(node[name], str):
             value = node[name]
-            node[name] = value if isinstance(value, (dict, list)) else orjson.dumps(value).decode()
-        for value in node.values():
+            text = orjson.dumps(value).decode().strip('"')
+            node[name] = value if isinstance(value, (dict, list)) else f"{rule.prefix or ''}{text}"
+        if rule.action == "drop_field":
+            node.pop(name, None)
+        if rule.action == "null_field" and name in node:
+            node[name] = None
+        for value in children:
             _walk(value, rule)

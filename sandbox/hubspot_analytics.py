@@ -7,11 +7,14 @@ Behaviour from hubspot-analytics-api.txt and facts.md, with the sandbox's decisi
   400.
 - Today and later days have no data (the day is not over); daily/weekly/monthly still carry their period key
   with an empty list, and ``total`` sums only days that have data. Same for days before the world start.
+  With ``today_partial`` today answers with incomplete numbers that grow with simulated now (the world module).
 - Weeks start on Monday; a weekly/monthly key is the period start even when ``start`` falls inside it, and the
   row covers only the requested days of that period.
 - 413 RESULT_POINT_LIMIT_EXCEEDED past ``hubspot_point_limit`` time points (daily/weekly/monthly and their
   summarize variants, counted in periods); 501 RESULT_LIMIT_EXCEEDED past ``hubspot_breakdown_limit``
-  breakdowns for total/summarize; 501 SCAN_TIME_EXCEEDED past ``hubspot_scan_time_days`` requested days.
+  breakdowns for total/summarize; 501 SCAN_TIME_EXCEEDED past ``hubspot_scan_time_days`` requested days, and
+  for drilldown requests (``d1`` given: HubSpot scans the breakdown's sessions) past
+  ``hubspot_scan_time_drilldown_days``.
 - ``total`` pages its breakdowns by ``limit`` (default 350) / ``offset``; the response ``offset`` is the next
   offset (the document's example: ``offset: 6, total: 6`` on the last page). The ``totals`` report has no
   breakdown dimension: ``total`` gives ``totals`` and an empty ``breakdowns`` (``total: 0``).
@@ -33,7 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from sandbox import hubspot_analytics_world as world
-from sandbox.core import QueryError, SandboxConfig, SandboxRequest, SandboxResponse
+from sandbox.core import DAY_MS, QueryError, SandboxConfig, SandboxRequest, SandboxResponse, day_start_ms, now_ms
 from sandbox.hubspot_common import bad_request, check_token, error, not_found, world_start_ordinal
 
 PREFIX = "/analytics/v2/"
@@ -205,7 +208,11 @@ def _answer(request: SandboxRequest, query: ReportQuery, config: SandboxConfig) 
             error_type="RESULT_POINT_LIMIT_EXCEEDED",
         )
     span = query.end - query.start + 1
-    if config.hubspot_scan_time_days is not None and span > config.hubspot_scan_time_days:
+    drill_limit = config.hubspot_scan_time_drilldown_days
+    scan_limit = config.hubspot_scan_time_days
+    if (scan_limit is not None and span > scan_limit) or (
+        drill_limit is not None and query.path and span > drill_limit
+    ):
         return error(
             request,
             501,
@@ -246,15 +253,18 @@ def _collect_days(query: ReportQuery, config: SandboxConfig) -> dict[int, dict[s
     """Counts per visible day per breakdown (the ``totals`` report uses one unnamed row, key "")."""
     today = config.today.toordinal()
     first = max(query.start, world_start_ordinal(config))
-    last = min(query.end, today - 1)  # today is not over: no data yet
-    seed, spd = config.seed, config.sessions_per_day
+    last = min(query.end, today if config.today_partial else today - 1)  # today is not over: no data yet
+    seed, spd, large = config.seed, config.sessions_per_day, config.hubspot_large_report_values
+    elapsed = (now_ms(config) - day_start_ms(config.today)) / DAY_MS
     out: dict[int, dict[str, world.Counts]] = {}
     for day in range(first, last + 1):
-        percent = world.restatement_percent(today - day, config.restate_days)
+        permille = world.restatement_permille(
+            seed, day, today - day, config.restate_days, can_drop=config.restate_can_drop, elapsed=elapsed
+        )
         if query.report == "totals":
-            rows = {"": world.day_counts(seed, spd, day, percent)}
+            rows = {"": world.day_counts(seed, spd, day, permille)}
         else:
-            rows = world.node_rows(seed, spd, query.report, day, query.path, percent)
+            rows = world.node_rows(seed, spd, query.report, day, query.path, permille, large)
             if query.include:
                 rows = {k: v for k, v in rows.items() if k in query.include}
             if query.exclude:

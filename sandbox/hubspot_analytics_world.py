@@ -11,6 +11,12 @@ Restatement (facts.md: recent days are restated for a few days): as seen on simu
 evenly to 0.95 at age ``restate_days`` (defaults: 0.70, 0.825, 0.95); from age ``restate_days + 1`` the
 numbers are final and never change. Today (age 0) and the future have no data; neither do days before the
 world start. Split weights do not depend on T, so a restated day is as consistent as a settled one.
+
+Hardening (``SandboxConfig``): with ``restate_can_drop`` about one day in three overshoots — 92% at age 1,
+then above its final numbers (108%, 104% with 3 restated days) — and comes *down* to them; with
+``today_partial`` today shows 60% of its final numbers times the share of the day elapsed at simulated now
+(it grows while a run pages); with ``hubspot_large_report_values`` the ``blog-posts`` and ``pages`` reports
+have that many values (more than one ``total`` page of 350). Scales are in per mille of the final counts.
 """
 
 from __future__ import annotations
@@ -115,12 +121,15 @@ def supports_drilldown(report: str) -> bool:
 
 
 @lru_cache(maxsize=256)
-def children(seed: int, report: str, path: tuple[str, ...]) -> tuple[str, ...]:
-    """The breakdown values under ``path`` (() = top level, (d1,) or (d1, d2)); () when there is none."""
+def children(seed: int, report: str, path: tuple[str, ...], large: int | None = None) -> tuple[str, ...]:
+    """The breakdown values under ``path`` (() = top level, (d1,) or (d1, d2)); () when there is none.
+
+    ``large``: how many values the ``LARGE_REPORTS`` have (``hubspot_large_report_values``; None = their usual
+    dozen)."""
     if not path:
         if report in _STATIC_VALUES:
             return _STATIC_VALUES[report]
-        n = _OBJECT_COUNTS[report]
+        n = large if large and report in LARGE_REPORTS else _OBJECT_COUNTS[report]
         if report == "forms":  # form guids (hubspot-leads-api.txt shows formGuid as 32 hex)
             return tuple(stable_hex(seed, "form", i) for i in range(n))
         if report == "event-completions":  # event ids are numeric strings
@@ -148,11 +157,33 @@ def children(seed: int, report: str, path: tuple[str, ...]) -> tuple[str, ...]:
     return ()
 
 
+LARGE_REPORTS = ("blog-posts", "pages")  # the reports `hubspot_large_report_values` enlarges
+TODAY_PERMILLE = 600  # today, once the whole day has elapsed (it never has: simulated now is within today)
+
+
 def restatement_percent(age: int, restate_days: int) -> int:
     """Percent of the final counts visible at ``age`` days (see the module docstring)."""
     if age > restate_days or restate_days <= 0:
         return 100
     return round(70 + 25 * (age - 1) / max(restate_days - 1, 1))
+
+
+def overshoots(seed: int, day: int) -> bool:
+    """Whether ``day`` is restated above its final numbers before settling (``restate_can_drop``)."""
+    return rng(seed, "hs-overshoot", day).random() < 1 / 3
+
+
+def restatement_permille(
+    seed: int, day: int, age: int, restate_days: int, *, can_drop: bool = False, elapsed: float = 0.0
+) -> int:
+    """Per mille of the final counts visible at ``age`` days; ``elapsed``: the share of today gone (age 0)."""
+    if age <= 0:
+        return int(TODAY_PERMILLE * elapsed) if age == 0 else 0
+    if age > restate_days or restate_days <= 0:
+        return 1000
+    if can_drop and overshoots(seed, day):
+        return 920 if age == 1 else 1000 + 40 * (restate_days - age + 1)
+    return 10 * restatement_percent(age, restate_days)
 
 
 @lru_cache(maxsize=8192)
@@ -185,9 +216,11 @@ def day_final(seed: int, sessions_per_day: int, day: int) -> Counts:
 
 
 @lru_cache(maxsize=65536)
-def _weights(seed: int, report: str, day: int, path: tuple[str, ...]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def _weights(
+    seed: int, report: str, day: int, path: tuple[str, ...], large: int | None = None
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Traffic and lifecycle split weights of ``path``'s children on ``day``; independent of today."""
-    kids = children(seed, report, path)
+    kids = children(seed, report, path, large)
     r = rng(seed, "hs-weights", report, day, path)
     traffic: list[float] = []
     lifecycle: list[float] = []
@@ -223,17 +256,23 @@ def _split(n: int, weights: tuple[float, ...], total: float) -> list[int]:
 
 @lru_cache(maxsize=131072)
 def node_rows(
-    seed: int, sessions_per_day: int, report: str, day: int, path: tuple[str, ...], percent: int
+    seed: int,
+    sessions_per_day: int,
+    report: str,
+    day: int,
+    path: tuple[str, ...],
+    permille: int,
+    large: int | None = None,
 ) -> dict[str, Counts]:
-    """Counts per child value of ``path`` on ``day`` at restatement ``percent``; zero rows left out."""
+    """Counts per child value of ``path`` on ``day`` at restatement ``permille``; zero rows left out."""
     if path:
-        parent = node_rows(seed, sessions_per_day, report, day, path[:-1], percent).get(path[-1], ZERO)
+        parent = node_rows(seed, sessions_per_day, report, day, path[:-1], permille, large).get(path[-1], ZERO)
     else:
-        parent = day_counts(seed, sessions_per_day, day, percent)
-    kids = children(seed, report, path)
+        parent = day_counts(seed, sessions_per_day, day, permille)
+    kids = children(seed, report, path, large)
     if not kids or parent == ZERO:
         return {}
-    traffic, lifecycle = _weights(seed, report, day, path)
+    traffic, lifecycle = _weights(seed, report, day, path, large)
     columns: list[list[int]] = [[]] * len(COUNTS)
     t_total, l_total = sum(traffic), sum(lifecycle)
     for i in TRAFFIC:
@@ -248,9 +287,9 @@ def node_rows(
     return rows
 
 
-def day_counts(seed: int, sessions_per_day: int, day: int, percent: int) -> Counts:
+def day_counts(seed: int, sessions_per_day: int, day: int, permille: int) -> Counts:
     final = day_final(seed, sessions_per_day, day)
-    return final if percent == 100 else tuple(c * percent // 100 for c in final)
+    return final if permille == 1000 else tuple(c * permille // 1000 for c in final)
 
 
 def add(a: Counts, b: Counts) -> Counts:

@@ -4,8 +4,9 @@ Decisions where the document is vague, relied on by the loader — change them o
 
 - Time window: ``startTime <= pivot <= stopTime``, BOTH inclusive, in epoch ms on ``timePivot`` (default
   ``insertedAt``; one of insertedAt, firstConvertedAt, lastConvertedAt, lastModifiedAt, closedAt, else 400).
-  ``startTime`` defaults to 0, ``stopTime`` to simulated now = ``today`` 00:00 UTC. A lead that never
-  converted/closed has 0 for that pivot, so it matches only windows that include 0.
+  ``startTime`` defaults to 0, ``stopTime`` to simulated now (``today`` 00:00 UTC, or the moving clock's
+  millisecond: ``SandboxConfig.clock_start_s``/``clock_step_ms``). A lead that never converted/closed has 0
+  for that pivot, so it matches only windows that include 0.
 - ``max`` defaults to 10 and is served as at most 100 (the document: "The maximum is 100"); ``offset`` counts
   leads after filtering and sorting. ``sort`` ∈ insertedAt, lastModifiedAt, firstConvertedAt,
   lastConvertedAt, closedAt, firstName, lastName, email, company; anything else sorts by insertedAt.
@@ -25,8 +26,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
 
-from sandbox.core import QueryError, SandboxConfig, SandboxRequest, SandboxResponse
-from sandbox.hubspot_common import bad_request, check_token, day_start_ms, error, not_found, parse_bool
+from sandbox.core import QueryError, SandboxConfig, SandboxRequest, SandboxResponse, now_ms
+from sandbox.hubspot_common import bad_request, check_token, error, not_found, parse_bool
 from sandbox.hubspot_leads_render import render_lead, static_lead
 from sandbox.hubspot_leads_world import MASK, PIVOTS, SHIFT, LeadsWorld, Snapshot, lead_state
 
@@ -120,9 +121,8 @@ class HubSpotLeadsSim:
             return not_found(request)
         if request.method != "GET":
             return error(request, 405, f"Method {request.method} not allowed.", category="VALIDATION_ERROR")
-        now_ms = day_start_ms(config.today.toordinal())
         try:
-            query = parse_query(request, now_ms)
+            query = parse_query(request, now_ms(config))
         except QueryError as exc:
             return bad_request(request, str(exc))
         if len(query.guids) > MAX_GUIDS:  # "413 Request Entity Too Large" (hubspot-leads-api.txt)
@@ -134,6 +134,7 @@ class HubSpotLeadsSim:
                 config.seed,
                 lead_state(snap.key, n, snap.now_ms),
                 exclude_conversion_events=query.exclude_conversion_events,
+                field_variants=config.field_variants,
             )
             for n in numbers
         ]

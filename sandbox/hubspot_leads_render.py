@@ -192,8 +192,15 @@ def static_lead(seed: int, n: int, conversions: int = 0) -> tuple[dict[str, Any]
     return body, tuple(events)
 
 
-def render_lead(seed: int, state: LeadState, *, exclude_conversion_events: bool = False) -> dict[str, Any]:
-    """The lead as the API returns it at the state's simulated now."""
+def render_lead(
+    seed: int, state: LeadState, *, exclude_conversion_events: bool = False, field_variants: bool = False
+) -> dict[str, Any]:
+    """The lead as the API returns it at the state's simulated now.
+
+    ``field_variants`` (``SandboxConfig.field_variants``): about one lead in seven comes without ``fax`` and
+    one in seven with ``jobTitle: null`` (an optional field left out, or null: facts.md "accept a missing
+    optional field"); churn and bulk edits (``state.edits``) raise ``rawScore`` by 5 each.
+    """
     template, event_templates = static_lead(seed, state.n, len(state.facts.conversions))
     facts = state.facts
     lead = dict(template)
@@ -217,7 +224,7 @@ def render_lead(seed: int, state: LeadState, *, exclude_conversion_events: bool 
     lead["leadConversionEvents"] = [] if exclude_conversion_events else events
     if state.modified:  # an edit in the CRM: a new job title and a higher score
         lead["jobTitle"] = TITLES_AFTER_EDIT[state.n % len(TITLES_AFTER_EDIT)]
-    lead["rawScore"] = 20 + 40 * len(conversions) + (15 if state.modified else 0)
+    lead["rawScore"] = 20 + 40 * len(conversions) + (15 if state.modified else 0) + 5 * state.edits
     lead["score"] = round(min(99.99, lead["rawScore"] / 1.6), 2)
     lead["emailOptOut"], lead["emailBounced"] = facts.opt_out, facts.bounced
     lead["eligibleForEmail"] = not (facts.opt_out or facts.bounced or state.deleted)
@@ -261,4 +268,9 @@ def render_lead(seed: int, state: LeadState, *, exclude_conversion_events: bool 
         "numEmployees": 0,
         "status": "Closed" if state.closed else "Open",
     }
+    if field_variants:
+        if state.n % 7 == 3:
+            del lead["fax"]
+        if state.n % 7 == 5:
+            lead["jobTitle"] = None
     return lead

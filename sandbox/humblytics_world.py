@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sandbox.core import SandboxConfig, rng
-from sandbox.sessions_world import CHANNELS, day_of, day_sessions, history_bounds
+from sandbox.sessions_world import CHANNELS, before_now, day_of, day_sessions, history_bounds
 
 UNKNOWN = "unknown"  # "Null or missing values are returned as "unknown"" (Humblytics document, breakdown)
 _UTM = {(medium, source): (utm_source, utm_medium) for medium, source, utm_source, utm_medium, *_ in CHANNELS}
@@ -95,8 +95,10 @@ def day_visits(seed: int, prop: str, sessions_per_day: int, late_days: int, day:
 
 
 def visits_between(config: SandboxConfig, start: int, end: int) -> list[Visit]:
-    """Visits with ``start <= at < end`` that exist at ``config.today`` (nothing from today on)."""
+    """Visits with ``start <= at < end`` that exist at ``config.today`` (nothing from today on; with
+    ``today_partial``, today's visits before simulated now)."""
     lo, hi = history_bounds(config)
+    end = min(end, before_now(config)) if config.today_partial else end
     out: list[Visit] = []
     args = (config.seed, config.humblytics_property, config.sessions_per_day, config.late_conversion_days)
     for day in range(max(day_of(start), lo), min(day_of(end - 1), hi) + 1):

@@ -1,11 +1,17 @@
 """The sandbox HTTP server: one port for every vendor simulator plus ``/_sandbox/...`` admin endpoints.
 
+With ``SandboxConfig.separate_admin_port`` the admin endpoints live on a second listener (``admin_port``,
+``.admin_url``) and the vendor port answers ``/_sandbox/*`` with a 404 like any unknown path, so nothing a
+source sends can move the clock, change faults or reset counters. ``.admin_url`` is the base URL for
+``/_sandbox/*`` either way; the Python API (``set_today``, ``set_faults``, ``stats()``...) calls the app directly.
+
 Stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive: every response carries Content-Length and
 goes out in one ``send`` with TCP_NODELAY (a header write followed by a body write would meet Nagle and
 delayed ACKs: 40 ms per request). No per-request logging. ``SandboxApp`` holds all the behaviour.
 
-Admin: ``POST /_sandbox/clock {"today": "YYYY-MM-DD"}``, ``GET /_sandbox/stats``,
-``POST /_sandbox/faults {"spec": "..."}`` (or ``{"rules": [...]}``; ``{}`` clears), ``POST /_sandbox/reset``.
+Admin: ``POST /_sandbox/clock {"today": "YYYY-MM-DD"}``, ``GET /_sandbox/now`` (simulated now), ``GET
+/_sandbox/stats``, ``POST /_sandbox/faults {"spec": "..."}`` (or ``{"rules": [...]}``; ``{}`` clears),
+``POST /_sandbox/reset``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
@@ -24,7 +30,7 @@ from typing import Any
 import pendulum
 
 from sandbox.app import Outcome, SandboxApp, parse_date
-from sandbox.core import SandboxConfig, SandboxRequest, SandboxResponse, VendorSim
+from sandbox.core import HARD, SandboxConfig, SandboxRequest, SandboxResponse, VendorSim
 from sandbox.faults import FaultsLike
 
 HUMBLYTICS_PREFIX = "/api/external/v1"  # humblytics-external-analytics-api.txt: all endpoints live here
@@ -82,7 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         length = int(headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        self._send(self.server.app.handle(SandboxRequest.build(method, target, headers, body)))
+        self._send(self.server.dispatch(SandboxRequest.build(method, target, headers, body)))
 
     def _send(self, outcome: Outcome) -> None:
         response = outcome.response
@@ -112,8 +118,8 @@ class _HTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], app: SandboxApp) -> None:
-        self.app = app
+    def __init__(self, address: tuple[str, int], dispatch: Callable[[SandboxRequest], Outcome]) -> None:
+        self.dispatch = dispatch
         self._connections: set[socket.socket] = set()
         self._conn_lock = threading.Lock()
         super().__init__(address, _Handler)
@@ -143,31 +149,45 @@ class SandboxServer:
         latency_ms: float = 0,
         *,
         sims: Sequence[VendorSim] | None = None,
+        admin_port: int = 0,
     ) -> None:
+        """``admin_port``: where the admin listener goes when ``config.separate_admin_port`` (0 = a free port)."""
         self.app = SandboxApp(config or SandboxConfig(), faults=faults, latency_ms=latency_ms, sims=sims)
         self._address = (host, port)
+        self._admin_address = (host, admin_port)
         self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._admin: _HTTPServer | None = None
+        self._threads: list[threading.Thread] = []
 
     # --- lifecycle -----------------------------------------------------------------------------------
     def start(self) -> SandboxServer:
         if self._httpd is None:
-            self._httpd = _HTTPServer(self._address, self.app)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="sandbox"
-            )
-            self._thread.start()
+            self._httpd = self._listen(self._address, self.app.handle, "sandbox")
+            if not self.app.admin_on_vendor_port:
+                self._admin = self._listen(self._admin_address, self.app.handle_admin, "sandbox-admin")
         return self
+
+    def _listen(
+        self, address: tuple[str, int], dispatch: Callable[[SandboxRequest], Outcome], name: str
+    ) -> _HTTPServer:
+        httpd = _HTTPServer(address, dispatch)
+        thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name=name)
+        thread.start()
+        self._threads.append(thread)
+        return httpd
 
     def stop(self) -> None:
         if self._httpd is None:
             return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd.close_connections()
-        if self._thread:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
+        for httpd in (self._httpd, self._admin):
+            if httpd is not None:
+                httpd.shutdown()
+                httpd.server_close()
+                httpd.close_connections()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._httpd = self._admin = None
+        self._threads = []
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -185,6 +205,18 @@ class SandboxServer:
     @property
     def base_url(self) -> str:
         return f"http://{self._address[0]}:{self.port}"
+
+    @property
+    def admin_port(self) -> int:
+        """The port of ``/_sandbox/*``: the vendor port unless the config separates them."""
+        if self._admin is None:
+            return self.port
+        return self._admin.server_address[1]
+
+    @property
+    def admin_url(self) -> str:
+        """Base URL for ``/_sandbox/*`` requests (``base_url`` unless the admin listener is separate)."""
+        return f"http://{self._admin_address[0]}:{self.admin_port}"
 
     def url_for(self, vendor: str) -> str:
         """The base URL a source for ``vendor`` should be configured with."""
@@ -211,6 +243,15 @@ class SandboxServer:
     def set_today(self, today: Any) -> None:
         self.app.set_today(today)
 
+    def configure(self, **fields: Any) -> None:
+        """Change config fields of the running world, e.g. ``configure(clock_step_ms=0)`` stops the simulated
+        clock where it stands (``set_today`` first puts it back at the day's ``clock_start_s``)."""
+        self.app.configure(**fields)
+
+    def now(self) -> pendulum.DateTime:
+        """Simulated now: what the next vendor request sees (``today`` 00:00 UTC while the clock stands still)."""
+        return self.app.now()
+
     def set_faults(self, spec: FaultsLike) -> None:
         self.app.set_faults(spec)
 
@@ -223,26 +264,43 @@ def serve(
     faults: FaultsLike = None,
     *,
     host: str = "127.0.0.1",
+    admin_port: int | None = None,
+    hard: bool = True,
     **world: Any,
 ) -> int:
-    """Run in the foreground until SIGTERM/SIGINT (``marketing-elt sandbox``); prints the port on one line.
+    """Run in the foreground until SIGTERM/SIGINT (``marketing-elt sandbox``); prints the port on one line and,
+    when the admin endpoints have their own listener, ``sandbox admin on URL`` on the next.
 
-    ``world`` overrides other ``SandboxConfig`` fields (scale knobs such as ``leads_per_day``).
+    ``hard`` (the default) turns on every hardening switch of ``sandbox.core.HARD``; ``world`` then overrides any
+    ``SandboxConfig`` field (scale knobs such as ``leads_per_day``, or a switch, e.g. ``separate_admin_port=False``).
+    ``admin_port``: the admin listener's port (default: ``port + 1``, or a free one when ``port`` is 0). Without
+    ``today`` the simulated day is today (UTC) and, hard, its clock starts at the current time of day, so the
+    sandbox's now and a source's now agree.
     """
+    fields: dict[str, Any] = dict(HARD) if hard else {}
     if today is not None:
-        world["today"] = parse_date(today)
-    config = SandboxConfig(seed=seed, **world)
+        fields["today"] = parse_date(today)
+    elif hard:
+        now = pendulum.now("UTC")
+        fields["today"] = now.date()
+        fields["clock_start_s"] = now.hour * 3600 + now.minute * 60 + now.second
+    config = SandboxConfig(seed=seed, **{**fields, **world})
+    if admin_port is None:
+        admin_port = port + 1 if port else 0
     stopped = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stopped.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
-    with SandboxServer(config, faults=faults, port=port, host=host, latency_ms=latency_ms) as server:
+    server = SandboxServer(config, faults=faults, port=port, host=host, latency_ms=latency_ms, admin_port=admin_port)
+    with server:
         print(
             f"sandbox listening on {server.base_url} (today={config.today.isoformat()}, seed={seed})",
             flush=True,
         )
+        if config.separate_admin_port:
+            print(f"sandbox admin on {server.admin_url}", flush=True)
         try:
             while not stopped.wait(0.5):
                 pass

@@ -5,15 +5,22 @@ changes when the simulated clock moves; only *visibility* depends on ``today`` (
 before ``today`` exist at all). Users return across days without cross-day state: a user id encodes the day
 the user was "born", and a returning session picks a user born up to ``RETURN_WINDOW_DAYS`` earlier, which
 also bounds how far around a window the insights must look to see complete journeys.
+
+Hardening (``SandboxConfig``): ``today_partial`` makes today's sessions that started before simulated now
+visible (yesterday is the last day otherwise); ``conversions_arrive_intraday`` makes a conversion visible at
+an instant — between 1 h and 1 day after it happened when its delay is one day, within its last day when the
+delay is longer, so never ``late_conversion_days`` days or more after it — instead of at midnight, so
+conversions arrive while a run pages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
 
-from sandbox.core import SandboxConfig, rng
+from sandbox.core import SandboxConfig, now_ms, rng
 
 RETURN_WINDOW_DAYS = 21  # a user's sessions all fall within this many days after the user's first id day
 _NEW_USER_SHARE = 0.55  # fraction of a day's sessions that may start a new user id
@@ -111,9 +118,33 @@ class Session:
     def channel(self) -> str:
         return f"{self.medium}/{self.source}"
 
-    def visible_conversions(self, today_ordinal: int) -> tuple[Conversion, ...]:
-        """Conversions the vendor has processed by ``today`` (late ones appear up to N days after)."""
-        return tuple(c for c in self.conversions if today_ordinal >= self.day + c.delay_days)
+    def visible_conversions(
+        self, today_ordinal: int, now_s: int | None = None, seed: int = 0
+    ) -> tuple[Conversion, ...]:
+        """Conversions the vendor has processed by ``today`` (late ones appear up to N days after); with
+        ``now_s`` (intraday arrival), those whose arrival instant is before ``now_s``."""
+        if now_s is None:
+            return tuple(c for c in self.conversions if today_ordinal >= self.day + c.delay_days)
+        return tuple(c for i, c in enumerate(self.conversions) if now_s >= arrival_s(seed, self, i))
+
+
+def arrival_s(seed: int, session: Session, i: int) -> int:
+    """When conversion ``i`` of ``session`` becomes visible under ``conversions_arrive_intraday`` (epoch s):
+    its time plus a lag of 1 h..1 day (delay 1) or within its last day (delay k: (k-1)..k days)."""
+    conv = session.conversions[i]
+    share = rng(seed, "arrival", session.key, i).random()
+    if conv.delay_days <= 1:
+        return conv.at + 3600 + int(share * (86400 - 3600))
+    return conv.at + (conv.delay_days - 1) * 86400 + int(share * 86400)
+
+
+def conversions_visible(config: SandboxConfig) -> Callable[[Session], tuple[Conversion, ...]]:
+    """The visibility rule of ``config``: a session's conversions the vendor shows at simulated now."""
+    today = config.today.toordinal()
+    if not config.conversions_arrive_intraday:
+        return lambda session: session.visible_conversions(today)
+    now_s, seed = now_ms(config) // 1000, config.seed
+    return lambda session: session.visible_conversions(today, now_s, seed)
 
 
 @lru_cache(maxsize=65536)
@@ -205,16 +236,24 @@ def day_start(day: int) -> int:
 
 def history_bounds(config: SandboxConfig) -> tuple[int, int]:
     """First and last day ordinals with data: the pinned ``world_start`` (else ``history_days`` back) to
-    yesterday, since today is not over. Pinning keeps old days from vanishing when the clock moves."""
+    yesterday, since today is not over (to today with ``today_partial``: see ``before_now``). Pinning keeps
+    old days from vanishing when the clock moves."""
     today = config.today.toordinal()
     first = config.world_start.toordinal() if config.world_start else today - config.history_days
-    return first, today - 1
+    return first, today if config.today_partial else today - 1
+
+
+def before_now(config: SandboxConfig) -> int:
+    """Epoch seconds of simulated now: today's sessions that started before it exist (``today_partial``)."""
+    return now_ms(config) // 1000
 
 
 def sessions_for_days(config: SandboxConfig, first_day: int, last_day: int) -> list[Session]:
     """Sessions of the days in ``[first_day, last_day]`` that exist at ``config.today``, ordered by start."""
     lo, hi = history_bounds(config)
     out: list[Session] = []
+    today, now = config.today.toordinal(), before_now(config)
     for day in range(max(first_day, lo), min(last_day, hi) + 1):
-        out.extend(day_sessions(config.seed, config.sessions_per_day, config.late_conversion_days, day))
+        sessions = day_sessions(config.seed, config.sessions_per_day, config.late_conversion_days, day)
+        out.extend(s for s in sessions if s.start < now) if day == today else out.extend(sessions)
     return out

@@ -48,7 +48,9 @@ class RequestStats:
         query: Mapping[str, list[str]],
         status: int,
         faults: list[str] | None = None,
+        at_ms: int | None = None,
     ) -> None:
+        """``at_ms``: the simulated now the request was answered at (epoch ms)."""
         entry = {
             "vendor": vendor,
             "method": method,
@@ -56,6 +58,7 @@ class RequestStats:
             "query": mask_query(query),
             "status": status,
             "faults": faults or [],
+            "at": at_ms,
         }
         endpoint = f"{method} {path}"
         with self._lock:

@@ -260,3 +260,51 @@ def test_drift_leaves_errors_alone(sandbox: SandboxServer, client: httpx.Client)
     assert denied.status_code == 401 and denied.json()["status"] == "error"
     assert "x" not in denied.json()  # the 401 body keeps its shape
     assert sandbox.request_log[-1]["faults"] == ["new_field"]  # the rule did fire on it
+
+
+def test_drop_field_removes_the_key_everywhere(sandbox: SandboxServer, client: httpx.Client) -> None:
+    """Drift: a field disappears (issue 18: drift used to only add fields or turn numbers into strings)."""
+    assert all("jobTitle" in lead for lead in client.get(LEADS, params=LEADS_PARAMS).json())
+    sandbox.set_faults("hubspot_leads:drop_field=jobTitle;hubspot_analytics:drop_field=visits")
+    leads = client.get(LEADS, params=LEADS_PARAMS).json()
+    assert leads and all("jobTitle" not in lead and "email" in lead for lead in leads)
+    rows = [row for rows in client.get(SOURCES, headers=AUTH).json().values() for row in rows]
+    assert rows and all("visits" not in row and "breakdown" in row for row in rows)
+
+
+def test_null_field_turns_every_value_null(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:null_field=analyticsDetails")
+    leads = client.get(LEADS, params=LEADS_PARAMS).json()
+    assert leads and all("analyticsDetails" in lead and lead["analyticsDetails"] is None for lead in leads)
+    assert parse_spec("hubspot_leads:null_field=x,count=2") == [
+        FaultRule("hubspot_leads", "null_field", field_name="x", count=2)
+    ]
+    with pytest.raises(FaultSpecError):
+        parse_spec("hubspot_leads:drop_field")
+
+
+def test_injected_errors_keep_one_shape_without_variants(sandbox: SandboxServer, client: httpx.Client) -> None:
+    """The kind default: every injected 500 has the same body shape (hard: sandbox/variants.py rotates them)."""
+    sandbox.set_faults("hubspot_analytics:status=500,count=4")
+    bodies = [client.get(SOURCES, headers=AUTH).json() for _ in range(4)]
+    assert {tuple(sorted(b)) for b in bodies} == {("correlationId", "message", "status")}
+
+
+def test_new_object_adds_a_nested_object(sandbox: SandboxServer, client: httpx.Client) -> None:
+    """Drift: a nested object appears (issue 18, scenario 4); it is not walked into, so parent=id terminates."""
+    sandbox.set_faults("hubspot_leads:new_object=segment,parent=guid;hubspot_analytics:new_object=meta,parent=id")
+    leads = client.get(LEADS, params=LEADS_PARAMS).json()
+    assert leads and all(lead["segment"] == {"id": 1, "label": "drifted"} for lead in leads)
+    events = [event for lead in leads for event in lead["leadConversionEvents"]]
+    assert events and all(event["segment"] == {"id": 1, "label": "drifted"} for event in events)  # they have guids
+    assert client.get(SOURCES, headers=AUTH).status_code == 200
+    with pytest.raises(FaultSpecError):
+        parse_spec("hubspot_leads:new_object=x")
+
+
+def test_type_change_with_a_prefix_makes_text_that_is_no_number(sandbox: SandboxServer, client: httpx.Client) -> None:
+    sandbox.set_faults("hubspot_leads:type_change=leadId,prefix=L-")
+    leads = client.get(LEADS, params=LEADS_PARAMS).json()
+    assert leads and all(lead["leadId"].startswith("L-") and lead["leadId"][2:].isdigit() for lead in leads)
+    with pytest.raises(FaultSpecError):
+        parse_spec("hubspot_leads:drop_field=x,prefix=L-")

@@ -4,8 +4,6 @@ foreground `serve()` the CLI runs."""
 from __future__ import annotations
 
 import http.client
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -13,8 +11,8 @@ import httpx
 import pytest
 
 from sandbox.core import HUBSPOT_TOKEN, HUMBLYTICS_KEY, HUMBLYTICS_PROPERTY
-from sandbox.limits import VendorLimits
 from sandbox.server import SandboxServer
+from tests.sandbox.support import fake_clock_limits, serving
 
 AUTH = {"Authorization": f"Bearer {HUBSPOT_TOKEN}"}
 EXISTS = "/analytics/v2/reports/sources/exists"
@@ -131,20 +129,6 @@ def test_marker_configures_the_fixture(sandbox: SandboxServer) -> None:
 # send the requests would see no 429 (a false failure), and the "window rolls" test would need real sleeps.
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-def fake_clock_limits(sandbox: SandboxServer) -> FakeClock:
-    clock = FakeClock()
-    sandbox.app.limits = VendorLimits(sandbox.config, clock=clock)
-    return clock
-
-
 def test_hubspot_190_requests_per_10_seconds_across_both_apis_then_429_without_retry_after(
     sandbox: SandboxServer,
 ) -> None:
@@ -208,18 +192,11 @@ def test_all_four_vendors_are_routed(sandbox: SandboxServer) -> None:
 
 
 def test_serve_prints_the_port_and_stops_on_sigterm() -> None:
-    code = "from sandbox.server import serve; serve(port=0, today='2026-11-20', seed=7)"
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with serving("from sandbox.server import serve; serve(port=0, today='2026-11-20', seed=7)") as proc:
         line = proc.stdout.readline() if proc.stdout else ""
         assert line.startswith("sandbox listening on http://127.0.0.1:") and "today=2026-11-20, seed=7" in line
         base = line.split()[3]
         assert httpx.get(base + EXISTS, headers=AUTH).status_code == 200
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
 
 
 def test_request_log_keeps_the_newest_entries_and_counts_everything() -> None:
@@ -231,3 +208,26 @@ def test_request_log_keeps_the_newest_entries_and_counts_everything() -> None:
     assert [entry["path"] for entry in stats.log] == ["/p2", "/p3", "/p4"]
     assert stats.snapshot()["total"] == 5
     assert stats.log[0]["query"] == {"access_token": ["***"]}
+
+
+def test_serve_is_hard_by_default_with_admin_on_its_own_port() -> None:
+    """`serve()` (what `marketing-elt sandbox` runs) turns every HARD switch on: the admin endpoints move to a
+    second listener, printed on the second line, and the vendor port refuses them; `hard=False` is the old one."""
+    with serving("from sandbox.server import serve; serve(port=0, today='2026-11-20', seed=7)") as proc:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().split()[3]
+        admin_line = proc.stdout.readline()
+        assert admin_line.startswith("sandbox admin on http://127.0.0.1:"), admin_line
+        admin = admin_line.split()[3]
+        assert admin != base
+        assert httpx.get(base + "/_sandbox/stats").status_code == 404
+        assert httpx.get(base + EXISTS, headers=AUTH).status_code == 200
+        assert httpx.get(admin + "/_sandbox/now").json() == {"now": "2026-11-20T02:01:00+00:00"}  # one request later
+        assert httpx.get(admin + "/_sandbox/stats").json()["total"] == 2
+
+
+def test_serve_kind_keeps_admin_on_the_vendor_port() -> None:
+    with serving("from sandbox.server import serve; serve(port=0, today='2026-11-20', hard=False)") as proc:
+        assert proc.stdout is not None
+        base = proc.stdout.readline().split()[3]
+        assert httpx.get(base + "/_sandbox/now").json() == {"now": "2026-11-20T00:00:00+00:00"}
