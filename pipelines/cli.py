@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--sessions-per-day", type=int, help="AttributionHub/Humblytics sessions per day (default 200)"
     )
     sandbox.add_argument("--history-days", type=int, help="days of history before today (default 400)")
+    sandbox.add_argument(
+        "--admin-port",
+        type=int,
+        help="port of the admin endpoints /_sandbox/* (default: --port + 1; never the vendor port)",
+    )
+    sandbox.add_argument(
+        "--kind", action="store_true", help="serve the kind sandbox: no limits, no mid-run changes (README, Sandbox)"
+    )
 
     commands.add_parser(
         "demo",
@@ -257,7 +265,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         if value < 0:
             raise ConfigError(f"--{key.replace('_', '-')} must be 0 or more, got {value}.")
     try:
-        serve(port=args.port, today=today, seed=args.seed, latency_ms=args.latency_ms, faults=args.faults, **world)
+        serve(
+            port=args.port,
+            today=today,
+            seed=args.seed,
+            latency_ms=args.latency_ms,
+            faults=args.faults,
+            admin_port=args.admin_port,
+            hard=not args.kind,
+            **world,
+        )
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise
