@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from pipelines.cli import build_parser, main
-from pipelines.registry import SOURCES
 
 BAD_INPUT = [
     pytest.param(["backfill", "--start", "2026-13-01", "--end", "2026-11-10"], "--start", id="malformed-month"),
@@ -21,12 +20,6 @@ BAD_INPUT = [
     pytest.param(["run", "--sources", "hubspot_analytics,nope"], "Unknown source 'nope'", id="unknown-source"),
     pytest.param(["run", "--sources", " , "], "--sources is empty", id="empty-sources"),
     pytest.param(["run", "--destination", "oracle"], "Unknown destination 'oracle'", id="unknown-destination"),
-    pytest.param(
-        ["run", "--sources", next((n for n, spec in SOURCES.items() if not spec.available), "")],
-        "not available",
-        id="source-not-built",
-        marks=pytest.mark.skipif(all(spec.available for spec in SOURCES.values()), reason="every source is built"),
-    ),
     pytest.param(["run", "--destination", "postgres"], "DESTINATION__POSTGRES__CREDENTIALS", id="no-postgres-creds"),
     pytest.param(
         ["backfill", "--start", "2026-11-01", "--end", "2026-11-02", "--destination", "bigquery"],
