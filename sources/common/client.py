@@ -257,6 +257,8 @@ class ApiClient:
             if wait is None:
                 raise self._exhausted(failure, endpoint, attempt)
             RUN_STATS.add_retry(self.vendor)
+            if failure.status == 429 and self.rate_limiter is not None:
+                self.rate_limiter.hold(wait)  # every worker on this vendor's budget backs off, not only this one
             logger.warning(
                 "%s %s: %s on %s %s; retry %d/%d in %.2f s",
                 self.vendor,

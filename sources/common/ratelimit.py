@@ -15,6 +15,8 @@ class RateLimiter:
 
     Sliding (not fixed) windows because HubSpot's burst limit is a rolling 10 s window (facts.md:
     `TEN_SECONDLY_ROLLING`). Sleeping happens outside the lock so other threads can still check in.
+    `hold(seconds)` pauses every thread that draws on the limiter: after a 429, the client's backoff applies
+    to all workers, not only the one that was refused (vendors count refused requests toward their window).
     """
 
     def __init__(
@@ -35,17 +37,25 @@ class RateLimiter:
         self._sleep = sleep
         self._lock = threading.Lock()
         self._stamps: deque[float] = deque()
+        self._hold_until = 0.0
 
     def _try_acquire(self) -> float:
         """Take a slot and return 0, or return how long to wait before one frees."""
         with self._lock:
             now = self._clock()
+            if now < self._hold_until:
+                return self._hold_until - now
             while self._stamps and now - self._stamps[0] >= self.period_s:
                 self._stamps.popleft()
             if len(self._stamps) < self.max_requests:
                 self._stamps.append(now)
                 return 0.0
             return max(self._stamps[0] + self.period_s - now, 1e-3)
+
+    def hold(self, seconds: float) -> None:
+        """No acquisition succeeds for `seconds` from now (an earlier, longer hold stands)."""
+        with self._lock:
+            self._hold_until = max(self._hold_until, self._clock() + seconds)
 
     def acquire(self) -> None:
         """Block until a request may be sent, then count it."""

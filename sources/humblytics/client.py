@@ -9,6 +9,7 @@ from sources.common.auth import BearerAuth
 from sources.common.client import ApiClient, Terminal
 from sources.common.errors import AuthError, LimitExceededError
 from sources.common.factory import make_client
+from sources.common.ratelimit import RateLimiter
 
 from . import settings
 from .parse import error_message
@@ -58,8 +59,16 @@ def classify(response: httpx.Response) -> Terminal | None:
     return None
 
 
+_LIMITER = RateLimiter(*settings.RATE_LIMIT)
+
+
 def humblytics_client(api_key: str, base_url: str) -> ApiClient:
     """`Authorization: Bearer <key>` (the document, Authentication); timeouts and retries from config."""
     return make_client(
-        settings.VENDOR, base_url, BearerAuth(api_key), classify=classify, credentials_hint=CREDENTIALS_HINT
+        settings.VENDOR,
+        base_url,
+        BearerAuth(api_key),
+        rate_limiter=_LIMITER,
+        classify=classify,
+        credentials_hint=CREDENTIALS_HINT,
     )

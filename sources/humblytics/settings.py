@@ -45,3 +45,8 @@ DETAIL_WORKERS = 4
 
 KEY_HINT = "SOURCES__HUMBLYTICS__API_KEY"
 PROPERTY_HINT = "SOURCES__HUMBLYTICS__PROPERTY_ID"
+
+# The document publishes no rate numbers ("limits will evolve with usage"). A polite budget of our own, shared
+# by every resource of the run; a 429 then pauses all of them through `RateLimiter.hold`, since the vendor
+# counts the requests it refuses too.
+RATE_LIMIT = (20, 1.0)

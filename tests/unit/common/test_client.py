@@ -385,3 +385,18 @@ def test_repr_of_client_hides_nothing_secret():
     client = ApiClient("hubspot", "https://api.example.test?api_key=abc123", QueryTokenAuth("access_token", SECRET))
     assert "abc123" not in repr(client) and SECRET not in repr(client)
     client.close()
+
+
+def test_a_429_holds_the_shared_limiter_for_every_worker(make_client, fake_sleep):
+    held: list[float] = []
+
+    class Recording(RateLimiter):
+        def hold(self, seconds: float) -> None:
+            held.append(seconds)
+
+    client, _ = make_client(httpx.Response(429, headers={"Retry-After": "3"}), OK, rate_limiter=Recording(100, 1.0))
+    assert client.get_json("/x") == {"ok": True}
+    assert held == [3.0] and fake_sleep.calls == [3.0]
+    client, _ = make_client(httpx.Response(503), OK, rate_limiter=Recording(100, 1.0))
+    client.get_json("/x")
+    assert held == [3.0]  # a 5xx is this request's trouble, not the budget's

@@ -141,3 +141,15 @@ def test_rate_limiter_rejects_nonsense():
         RateLimiter(0, 10)
     with pytest.raises(ConfigError):
         RateLimiter(5, 0)
+
+
+def test_rate_limiter_hold_pauses_every_acquirer_until_it_ends():
+    fake = FakeClock()
+    limiter = RateLimiter(100, 1.0, clock=fake, sleep=fake.sleep)
+    limiter.acquire()
+    limiter.hold(4.0)
+    limiter.hold(1.0)  # a shorter hold does not cut the longer one short
+    limiter.acquire()
+    assert fake.sleeps == [pytest.approx(4.0)]
+    limiter.acquire()  # the hold is over
+    assert len(fake.sleeps) == 1
