@@ -15,7 +15,7 @@ Shape of one run:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import dlt
@@ -26,7 +26,14 @@ from dlt.extract.items_transform import BaseItemTransform, ItemTransform
 from dlt.sources import DltResource
 
 from sources.common import clock
-from sources.common.arrow import ensure_dlt_columns_on_arrow
+from sources.common.arrow import (
+    ShapeError,
+    concat_tables,
+    dlt_id_hint,
+    ensure_dlt_columns_on_arrow,
+    release_arrow_memory,
+    stamp_dlt_ids,
+)
 from sources.common.client import ApiClient
 from sources.common.cursors import Backfill, date_cursor
 from sources.common.epoch import day_to_epoch_ms, instant_to_epoch_ms
@@ -34,6 +41,7 @@ from sources.common.errors import ResponseFormatError
 from sources.common.keyset import KeysetOffsetPaginator
 from sources.common.paginators import paginate
 from sources.common.partial import keep_until_failure
+from sources.common.prefetch import prefetched
 
 from . import settings
 from .leads_flatten import (
@@ -42,8 +50,12 @@ from .leads_flatten import (
     LEADS_TABLE,
     TOMBSTONE,
     VALUES_TABLE,
+    FlatPage,
+    LeadTables,
     flatten_leads,
     incompatible_columns,
+    nested_to_tables,
+    page_to_arrow,
     rows_to_arrow,
     rows_to_dicts,
 )
@@ -54,6 +66,7 @@ CURSOR_FIELD = "lastModifiedAt"  # the raw field: the incremental filters raw pa
 KEY_FIELD = "guid"  # hubspot-leads-api.txt: "Unique identifier for a lead"
 ENDPOINT = "leads/list"
 DELETE_INSERT: Any = {"disposition": "merge", "strategy": "delete-insert"}
+TABLE_ATTRIBUTES = ((LEADS_TABLE, "leads"), (EVENTS_TABLE, "events"), (VALUES_TABLE, "values"))
 
 
 def base_params(start_ms: int, stop_ms: int) -> dict[str, Any]:
@@ -104,21 +117,66 @@ def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list
     )
 
 
-def batched(pages: Iterator[list[dict[str, Any]]], max_leads: int) -> Iterator[list[dict[str, Any]]]:
-    """Join consecutive pages into lists of about `max_leads`: dlt's per-item cost (schema computation,
-    ~5 ms per arrow table) would otherwise dominate 100-lead pages."""
-    batch: list[dict[str, Any]] = []
+ARROW_ERRORS = (ShapeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
+def unify(one: pa.Schema, other: pa.Schema) -> pa.Schema:
+    """The schema `concat_tables` will give tables of both schemas (raises where it cannot join them)."""
+    return pa.unify_schemas([one, other], promote_options="permissive")
+
+
+def batches(pages: Iterable[list[dict[str, Any]]], max_leads: int) -> Iterator[pa.Table | list[dict[str, Any]]]:
+    """Pages as nested arrow tables (one row per lead) of about `max_leads` leads, in page order.
+
+    Each page becomes arrow as it arrives, so only one page of decoded dicts is alive at a time (a batch
+    of them cost more garbage collection than the decoding itself, ../shared/performance-notes.md); the
+    batch amortizes dlt's per-item cost (~5 ms per arrow table). A page arrow cannot type (mixed types in
+    a field) is passed on as its dicts; a page whose types cannot join the pending ones (text where they
+    have numbers) starts a new batch.
+    """
+    pending: list[pa.Table] = []
+    schema: pa.Schema | None = None
+    size = 0
+
+    def flush() -> Iterator[pa.Table]:
+        nonlocal pending, schema, size
+        tables, pending, schema, size = pending, [], None, 0
+        if not tables:
+            return
+        try:
+            joined = concat_tables(tables)
+        except ARROW_ERRORS:  # unify_schemas agreed but a cast did not (e.g. an integer a float cannot hold)
+            yield from tables
+        else:
+            yield joined
+        release_arrow_memory()  # the batch has been through the pipe (into dlt's files) by now
+
     for page in pages:
-        batch.extend(page)
-        if len(batch) >= max_leads:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+        if not page:
+            continue
+        try:
+            table = pa.Table.from_struct_array(page_to_arrow(page))
+        except ARROW_ERRORS as exc:
+            logger.info("hubspot_leads: a page is flattened row by row (%s)", str(exc)[:160])
+            yield from flush()
+            yield page
+            continue
+        try:
+            joined = table.schema if schema is None or schema.equals(table.schema) else unify(schema, table.schema)
+        except ARROW_ERRORS:
+            yield from flush()
+            joined = table.schema
+        pending.append(table)
+        schema = joined
+        size += len(page)
+        if size >= max_leads:
+            yield from flush()
+    yield from flush()
 
 
 class FlattenLeadsPages(ItemTransform[Any]):
-    """Pipe step: a batch of raw leads → the three tables, each marked with its table name.
+    """Pipe step: a batch of leads (nested arrow table, or raw dicts) → the three tables, each marked with
+    its table name.
 
     It must run after the incremental (placement_affinity 1) and `add_limit` (1.1) so the cursor is
     computed on raw `lastModifiedAt` and filtered leads never produce children; hence 1.5.
@@ -126,21 +184,48 @@ class FlattenLeadsPages(ItemTransform[Any]):
 
     placement_affinity: ClassVar[float] = 1.5
 
-    def __init__(self, hard_delete: bool) -> None:
+    def __init__(self, hard_delete: bool, *, stamp_ids: bool = False) -> None:
         BaseItemTransform.__init__(self)
         self.hard_delete = hard_delete
-        self.drift_batches = 0
+        self.stamp_ids = stamp_ids  # arrow tables get their `_dlt_id` here (sources/common/arrow.py)
+        # Per table and batch: how it was built (tests and benchmarks read these).
+        self.arrow_batches = 0  # column-wise (nested_to_tables), the normal path
+        self.row_batches = 0  # row by row (flatten_leads), when the column-wise path cannot reproduce it
+        self.drift_batches = 0  # ... and then as dicts for dlt's normalizer (vendor type drift)
 
     def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
-        leads = item if isinstance(item, list) else [item]
-        return self._tables(leads)
+        if isinstance(item, pa.Table):
+            return self._tables(item, None)
+        return self._tables(None, item if isinstance(item, list) else [item])
 
-    def _tables(self, leads: list[dict[str, Any]]) -> Iterator[Any]:
-        if not leads:
+    def _tables(self, nested: pa.Table | None, leads: list[dict[str, Any]] | None) -> Iterator[Any]:
+        fast: LeadTables | None = None
+        if nested is not None:
+            if nested.num_rows == 0:
+                return
+            try:
+                fast = nested_to_tables(nested, hard_delete=self.hard_delete)
+            except ARROW_ERRORS as exc:
+                logger.info("hubspot_leads: a batch is flattened row by row (%s)", str(exc)[:160])
+        elif not leads:
             return
-        page = flatten_leads(leads, hard_delete=self.hard_delete)
-        for table_name, rows in ((LEADS_TABLE, page.leads), (EVENTS_TABLE, page.events), (VALUES_TABLE, page.values)):
-            yield dlt.mark.with_table_name(self._as_items(table_name, rows), table_name)
+        page: FlatPage | None = None
+        for table_name, attribute in TABLE_ATTRIBUTES:
+            table = getattr(fast, attribute) if fast is not None else None
+            if table is not None and not incompatible_columns(table, _known_types(table_name)):
+                self.arrow_batches += 1
+                yield dlt.mark.with_table_name(self._stamped(table), table_name)
+                continue
+            # The row-by-row path decides: arrow per table where its types allow, else dicts.
+            self.row_batches += 1
+            if page is None:
+                rows = leads if leads is not None else nested.to_pylist()  # type: ignore[union-attr]
+                page = flatten_leads(rows, hard_delete=self.hard_delete)
+            items = self._as_items(table_name, getattr(page, attribute))
+            yield dlt.mark.with_table_name(self._stamped(items) if isinstance(items, pa.Table) else items, table_name)
+
+    def _stamped(self, table: pa.Table) -> pa.Table:
+        return stamp_dlt_ids(table) if self.stamp_ids else table
 
     def _as_items(self, table_name: str, rows: list[dict[str, Any]]) -> pa.Table | list[dict[str, Any]]:
         """Arrow when the batch has one type per column that fits the known schema, else dicts.
@@ -179,7 +264,7 @@ def _bool_hard_delete(column: str) -> dict[str, TColumnSchema]:
     return {column: {"name": column, "data_type": "bool", "hard_delete": True}}
 
 
-def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
+def _declare_tables(resource: DltResource, *, hard_delete: bool, stamp_ids: bool) -> None:
     """Per-table hints for the three tables one resource emits.
 
     Child tables are table *variants* of the resource (dlt.mark.with_table_name dispatches to them).
@@ -188,13 +273,14 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
     hard_delete). Children: delete-insert on `lead_guid` (merge_key) replaces a re-loaded lead's rows;
     the primary key deduplicates a lead seen twice in one load; `_tombstone` rows are never inserted.
     """
+    dlt_ids = dlt_id_hint() if stamp_ids else {}  # the hints dlt gives the ids it stamps itself
     for child in (EVENTS_TABLE, VALUES_TABLE):
         resource.apply_hints(
             table_name=child,
             write_disposition=DELETE_INSERT,
             primary_key=list(KEY_COLUMNS[child]),
             merge_key="lead_guid",
-            columns=_bool_hard_delete(TOMBSTONE),
+            columns={**_bool_hard_delete(TOMBSTONE), **dlt_ids},
             create_table_variant=True,
         )
     lead_columns: dict[str, TColumnSchema] = {
@@ -208,7 +294,7 @@ def _declare_tables(resource: DltResource, *, hard_delete: bool) -> None:
     resource.apply_hints(
         write_disposition=DELETE_INSERT,
         primary_key=list(KEY_COLUMNS[LEADS_TABLE]),
-        columns=lead_columns,
+        columns={**lead_columns, **dlt_ids},
     )
 
 
@@ -228,7 +314,7 @@ def leads_resource(
 
     def hubspot_leads(
         last_modified: dlt.sources.incremental[int] = cursor,
-    ) -> Iterator[list[dict[str, Any]]]:
+    ) -> Iterator[pa.Table | list[dict[str, Any]]]:
         stop_ms = instant_to_epoch_ms(clock.now())  # frozen for the whole run
         if last_modified.end_value is not None:
             # The API's stopTime is inclusive (hubspot-leads-api.txt); end_value is exclusive.
@@ -241,10 +327,13 @@ def leads_resource(
         pages = keep_until_failure(
             fetch_pages(client, start_ms, stop_ms), source=settings.LEADS_SOURCE, what="the leads list"
         )
-        yield from batched(pages, settings.LEADS_BATCH_SIZE)
+        if settings.LEADS_PAGES_AHEAD:  # the next pages' round trips overlap this batch's processing
+            pages = prefetched(pages, ahead=settings.LEADS_PAGES_AHEAD, name="hubspot_leads pages")
+        yield from batches(pages, settings.LEADS_BATCH_SIZE)
 
-    ensure_dlt_columns_on_arrow()  # arrow and drift-fallback dict batches then carry the same dlt columns
+    # Arrow and drift-fallback dict batches then carry the same dlt columns.
+    stamp_ids = ensure_dlt_columns_on_arrow()
     resource = dlt.resource(hubspot_leads, name=LEADS_TABLE)
-    _declare_tables(resource, hard_delete=hard_delete)
-    resource.add_step(FlattenLeadsPages(hard_delete))
+    _declare_tables(resource, hard_delete=hard_delete, stamp_ids=stamp_ids)
+    resource.add_step(FlattenLeadsPages(hard_delete, stamp_ids=stamp_ids))
     return resource

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
+from sources.common.arrow import ShapeError, explode, nested_array, struct_columns
 from sources.common.epoch import epoch_ms_to_datetime
 from sources.common.naming import column_name
 
@@ -152,6 +153,11 @@ def rows_to_arrow(rows: list[dict[str, Any]], not_null: tuple[str, ...] = ()) ->
     on some leads does not fail the page. Inference runs in C++ (`pa.array` over the dicts).
     """
     table = pa.Table.from_struct_array(pa.array(rows)) if rows else pa.table({})
+    return finish_table(table, not_null)
+
+
+def finish_table(table: pa.Table, not_null: tuple[str, ...] = ()) -> pa.Table:
+    """Epoch-ms columns → UTC timestamps (0 → NULL), key columns NOT NULL: the last step of both paths."""
     for index, name in enumerate(table.column_names):
         column = table.column(index)
         if not is_epoch_ms_column(name):
@@ -168,6 +174,160 @@ def rows_to_arrow(rows: list[dict[str, Any]], not_null: tuple[str, ...] = ()) ->
         fields = [f.with_nullable(False) if f.name in not_null else f for f in table.schema]
         table = table.cast(pa.schema(fields, metadata=table.schema.metadata))
     return table
+
+
+# --- the vectorized path -------------------------------------------------------------------------
+
+# The lists that become child tables; every other list is kept as JSON text (see the module docstring).
+CHILD_LISTS = ((EVENTS_FIELD,), (EVENTS_FIELD, VALUES_FIELD))
+
+
+def page_to_arrow(leads: list[dict[str, Any]]) -> pa.StructArray:
+    """One page of raw leads as a nested arrow array (one row per lead), lists other than the children
+    already JSON text. Raises a `pa.ArrowException` or ShapeError when arrow cannot type the page."""
+    return nested_array(leads, CHILD_LISTS)
+
+
+@dataclass(frozen=True)
+class LeadTables:
+    """One batch as the three arrow tables, built column-wise (`nested_to_tables`)."""
+
+    leads: pa.Table
+    events: pa.Table
+    values: pa.Table
+
+
+def leads_to_arrow(leads: list[dict[str, Any]], *, hard_delete: bool = False) -> LeadTables:
+    """`nested_to_tables(page_to_arrow(leads))`: the tables `flatten_leads` + `rows_to_arrow` make."""
+    return nested_to_tables(page_to_arrow(leads), hard_delete=hard_delete)
+
+
+def nested_to_tables(nested: pa.StructArray | pa.Table, *, hard_delete: bool = False) -> LeadTables:
+    """The tables `flatten_leads` + `rows_to_arrow` make from the same leads, without a per-row loop.
+
+    The children are the exploded lists, keyed with arrow `take`s. Rows come in another order than
+    `flatten_leads` gives them (real children first, tombstones last); names, types and values are the
+    same, except that arrow typed each page before the batch was joined (`concat_tables`), so a field
+    seen only in a hard-deleted lead's events still gets its (all-NULL) column. Raises ShapeError or a
+    `pa.ArrowException` where the row-by-row path must decide instead (a lead without its guid, an
+    `isDeleted` that is not a boolean, children that are not objects, two fields flattening to one name).
+    """
+    if isinstance(nested, pa.Table):
+        nested = pa.StructArray.from_arrays(
+            [column.combine_chunks() for column in nested.columns], names=nested.column_names
+        )
+    if nested.null_count:
+        raise ShapeError("a lead is null")
+    guid = _scalar_field(nested, "guid", required=True)
+    lead_columns = struct_columns(nested, column_name, skip=EVENTS_FIELD)
+    deleted = _deleted(nested) if hard_delete else pa.repeat(pa.scalar(False), len(nested))
+    leads_table = finish_table(pa.table(lead_columns), KEY_COLUMNS[LEADS_TABLE])
+
+    events, event_lead, event_position = _children(nested, EVENTS_FIELD)
+    if events is not None and hard_delete:  # a deleted lead contributes only tombstones, as in flatten_leads
+        keep = pc.invert(pc.take(deleted, event_lead))
+        events, event_lead, event_position = (events.filter(keep), event_lead.filter(keep), event_position.filter(keep))
+    has_events = pc.is_in(pa.array(range(len(guid)), pa.int64()), value_set=pc.unique(event_lead))
+    event_tombstones = _tombstones(pc.filter(guid, pc.invert(has_events)), EVENTS_TABLE)
+    if events is None or len(events) == 0:
+        return LeadTables(
+            leads_table,
+            finish_table(event_tombstones, KEY_COLUMNS[EVENTS_TABLE]),
+            finish_table(_tombstones(guid, VALUES_TABLE), KEY_COLUMNS[VALUES_TABLE]),
+        )
+
+    lead_guid = pc.take(guid, event_lead)
+    event_columns = struct_columns(events, column_name, skip=VALUES_FIELD)
+    # As flatten_leads' dict.update: a name the event already has keeps its place, ours is authoritative.
+    event_columns.update({"lead_guid": lead_guid, "position": event_position, TOMBSTONE: _false(len(events))})
+
+    values, value_event, value_position = _children(events, VALUES_FIELD)
+    if values is None:
+        value_table = _tombstones(guid, VALUES_TABLE)
+    else:
+        value_columns = struct_columns(values, column_name)
+        value_columns.update(
+            {
+                "lead_guid": pc.take(lead_guid, value_event),
+                "conversion_guid": pc.take(_scalar_field(events, "guid", required=False), value_event),
+                "event_position": pc.take(event_position, value_event),
+                "position": value_position,
+                TOMBSTONE: _false(len(values)),
+            }
+        )
+        with_values = pc.unique(pc.take(event_lead, value_event))
+        without = pc.invert(pc.is_in(pa.array(range(len(guid)), pa.int64()), value_set=with_values))
+        value_table = _concat(pa.table(value_columns), _tombstones(pc.filter(guid, without), VALUES_TABLE))
+    return LeadTables(
+        leads_table,
+        finish_table(_concat(pa.table(event_columns), event_tombstones), KEY_COLUMNS[EVENTS_TABLE]),
+        finish_table(value_table, KEY_COLUMNS[VALUES_TABLE]),
+    )
+
+
+def _field(struct: pa.StructArray, name: str) -> pa.Array | None:
+    """Field `name` with the struct's own NULLs applied, or None when no record has it."""
+    index = struct.type.get_field_index(name)
+    return None if index < 0 else struct.flatten()[index]
+
+
+def _scalar_field(struct: pa.StructArray, name: str, *, required: bool) -> pa.Array:
+    """A non-nested field (NULLs where absent); `required`: present and never NULL, like `lead["guid"]`."""
+    column = _field(struct, name)
+    if column is None:
+        if required:
+            raise ShapeError(f"no {name!r} field")
+        return pa.nulls(len(struct))
+    if pa.types.is_nested(column.type) or (required and column.null_count):
+        raise ShapeError(f"{name!r} is not a value on every record")
+    return column
+
+
+def _deleted(leads: pa.StructArray) -> pa.Array:
+    """`bool(lead.get("isDeleted"))` per lead, for a boolean (or absent) field."""
+    column = _field(leads, "isDeleted")
+    if column is None or pa.types.is_null(column.type):
+        return pa.repeat(pa.scalar(False), len(leads))
+    if not pa.types.is_boolean(column.type):
+        raise ShapeError("isDeleted is not a boolean")  # flatten_leads judges "false" (text) as Python does
+    return pc.fill_null(column, False)
+
+
+def _children(struct: pa.StructArray, name: str) -> tuple[pa.StructArray | None, pa.Array, pa.Array]:
+    """The objects of list field `name` (None when there are none), their parent rows and positions."""
+    column = _field(struct, name)
+    empty = pa.array([], pa.int64())
+    if column is None or pa.types.is_null(column.type):
+        return None, empty, empty
+    if not pa.types.is_list(column.type):
+        raise ShapeError(f"{name!r} is not a list")
+    elements, parent, position = explode(column)
+    if len(elements) == 0:
+        return None, empty, empty
+    if not isinstance(elements, pa.StructArray) or elements.null_count:
+        raise ShapeError(f"{name!r} holds something other than objects")
+    return elements, parent, position
+
+
+def _false(length: int) -> pa.Array:
+    return pa.repeat(pa.scalar(False), length)
+
+
+def _tombstones(lead_guids: pa.Array, table: str) -> pa.Table:
+    """`_tombstone` rows (see the module docstring) for these leads, columns as `_tombstone()` makes them."""
+    minus_one = pa.repeat(pa.scalar(TOMBSTONE_POSITION, pa.int64()), len(lead_guids))
+    columns = {"lead_guid": lead_guids, "position": minus_one, TOMBSTONE: pa.repeat(pa.scalar(True), len(lead_guids))}
+    if table == VALUES_TABLE:
+        columns["event_position"] = minus_one
+    return pa.table(columns)
+
+
+def _concat(rows: pa.Table, tombstones: pa.Table) -> pa.Table:
+    if tombstones.num_rows == 0:
+        return rows
+    if rows.num_rows == 0:
+        return tombstones
+    return pa.concat_tables([rows, tombstones], promote_options="default")
 
 
 # Arrow data we may load into a column of another dlt type without a lossy or failing cast.

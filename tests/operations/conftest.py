@@ -51,7 +51,12 @@ class Result:
 
     @property
     def notes(self) -> list[str]:
-        return [line for line in self.out.splitlines() if line.startswith("note: ")]
+        """The run's notes about state and sources (the reporting-views refresh note is the views' own test)."""
+        return [
+            line
+            for line in self.out.splitlines()
+            if line.startswith("note: ") and not line.startswith("note: reporting views")
+        ]
 
 
 @dataclass

@@ -62,11 +62,12 @@ def test_run_stats_counters_snapshot_reset_threadsafe():
         "requests": {"hubspot": 8000},
         "retries": {"hubspot": 8},
         "splits": {"humblytics": 8},
+        "incomplete": {},
     }
     assert RUN_STATS.requests["never-seen"] == 0
     requests = RUN_STATS.requests
     stats.reset()
-    assert stats.snapshot() == {"requests": {}, "retries": {}, "splits": {}}
+    assert stats.snapshot() == {"requests": {}, "retries": {}, "splits": {}, "incomplete": {}}
     assert requests is RUN_STATS.requests
 
 
