@@ -26,6 +26,7 @@ from sources.common import clock
 from sources.common.errors import AuthError, QuotaExhaustedError, VendorError
 from sources.common.partial import STOPS
 from sources.common.stats import RUN_STATS
+from tests.support.pipelines import local_pipeline
 
 from .conftest import NIGHT
 
@@ -46,12 +47,7 @@ class Loader:
 
     def __init__(self, sandbox: Any, root: Path, name: str = "ah") -> None:
         self.sandbox = sandbox
-        self.pipeline = dlt.pipeline(
-            pipeline_name=name,
-            destination=dlt.destinations.duckdb(str(root / f"{name}.duckdb")),
-            dataset_name="marketing",
-            pipelines_dir=str(root / "dlt"),
-        )
+        self.pipeline = local_pipeline(root, name)
 
     def run(
         self,

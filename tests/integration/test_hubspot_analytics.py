@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import dlt
 import pendulum
 import pytest
 
@@ -22,6 +21,7 @@ from sources.common.ratelimit import RateLimiter
 from sources.common.stats import RUN_STATS
 from sources.hubspot import client as hubspot_client
 from sources.hubspot import hubspot_analytics, settings
+from tests.support.pipelines import local_pipeline
 from tests.support.stops import stopped_with
 
 NIGHT = pendulum.datetime(2026, 11, 20, 2, tz="UTC")
@@ -36,12 +36,7 @@ class Loader:
 
     def __init__(self, sandbox: Any, root: Path, name: str = "hsa") -> None:
         self.sandbox = sandbox
-        self.pipeline = dlt.pipeline(
-            pipeline_name=name,
-            destination=dlt.destinations.duckdb(str(root / f"{name}.duckdb")),
-            dataset_name="marketing",
-            pipelines_dir=str(root / "dlt"),
-        )
+        self.pipeline = local_pipeline(root, name)
 
     def run(
         self,

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import dlt
 import httpx
 import pendulum
 import pytest
@@ -23,6 +22,7 @@ from sources.common.errors import RetriesExhaustedError, VendorError
 from sources.common.partial import STOPS
 from sources.common.stats import RUN_STATS
 from sources.humblytics import humblytics, settings
+from tests.support.pipelines import local_pipeline
 
 NIGHT = pendulum.datetime(2026, 11, 20, 2, tz="UTC")
 START = "2026-11-10"
@@ -50,12 +50,7 @@ class Loader:
 
     def __init__(self, sandbox: Any, root: Path, name: str = "hum") -> None:
         self.sandbox = sandbox
-        self.pipeline = dlt.pipeline(
-            pipeline_name=name,
-            destination=dlt.destinations.duckdb(str(root / f"{name}.duckdb")),
-            dataset_name="marketing",
-            pipelines_dir=str(root / "dlt"),
-        )
+        self.pipeline = local_pipeline(root, name)
 
     def run(
         self,
