@@ -29,6 +29,7 @@ from sources.common.stats import RUN_STATS
 
 from . import crashpoints, ledger, sync
 from .failures import MarketingEltBug, describe_config_exception, describe_failure, find_cause, one_line
+from .progress import progress_for
 from .registry import SourceSpec
 from .validation import DateRange
 from .warehouse import LOADER_FILE_FORMAT, dataset_name, make_destination, pipeline_name
@@ -149,11 +150,7 @@ def _run_one(
     started_at, started = clock.now(), time.monotonic()
     before = RUN_STATS.snapshot()
     result = SourceResult(spec.name, False)
-    progress = (
-        dlt.progress.log(log_period=15, logger=sys.stderr, dump_system_stats=False)  # type: ignore[attr-defined]
-        if show_progress
-        else None
-    )
+    progress = progress_for(sys.stderr) if show_progress else None
     pipeline = make_pipeline(spec.name, destination, progress=progress)
     try:
         result.notes += sync.reconcile(pipeline, spec)
