@@ -13,7 +13,6 @@ from typing import Any, TextIO
 import dlt
 from dlt.common.runtime.collector_base import Collector
 
-
 _TALLIES = frozenset({"Resources", "Files", "Jobs"})  # dlt's counters of work units, not of rows
 
 
