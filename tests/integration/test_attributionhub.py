@@ -408,8 +408,9 @@ def assert_whole_units_up_to_the_cursor(sandbox: Any, loader: Loader, start: str
 @pytest.mark.sandbox_config(attributionhub_monthly_quota=15)
 def test_the_monthly_quota_stops_the_source_and_keeps_whole_windows(sandbox: Any, loader: Loader) -> None:
     errors = loader.run(start_date="2026-10-21")
-    assert errors and all(e is errors[0] for e in errors) and isinstance(errors[0], QuotaExhaustedError)
-    assert "limit 15, used 15" in str(errors[0])
+    # Requests already in flight when the quota ran out each meet the 429 (both resources may): every error
+    # is the quota, quoting the vendor's numbers.
+    assert errors and all(isinstance(e, QuotaExhaustedError) and "limit 15, used 15" in str(e) for e in errors)
     statuses = Counter(e["status"] for e in sandbox.request_log)
     assert statuses[200] == 15 and 1 <= statuses[429] <= 2 * settings.WORKERS  # no retries of a spent quota
     assert assert_whole_units_up_to_the_cursor(sandbox, loader, "2026-10-21") > 0  # what came before stays
