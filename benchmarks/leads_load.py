@@ -1,21 +1,31 @@
-"""Leads processing speed: the real `hubspot_leads` load next to DuckDB-native on the very same records.
+"""Leads: processing speed next to DuckDB-native (issue 19, target 1) and memory at scale (target 2).
 
 shared/performance-notes.md says the cost of nested Leads payloads is in the loader, not in DuckDB or the
-network, and gives DuckDB-native as the yardstick. This benchmark measures both in one run:
+network, and gives DuckDB-native as the yardstick. `run()` measures both in one run:
 
 1. A sandbox subprocess holds a world of ~N leads (`leads_per_day` x 400 days), HubSpot rate limit lifted,
    and replays cached answers (benchmarks/sandbox_proc.py).
 2. Untimed: every lead is fetched with the source's own paging (the exact requests of the timed runs, so
    this fills the sandbox's replay cache) and written to a .jsonl file; it also gives the expected rows
-   per table. The timed runs then report how many of their requests missed the cache (expected: none).
-3. Timed, alternating, each in a fresh process (clean peak RSS): the dlt pipeline run, and DuckDB's
-   `read_ndjson` + UNNEST into the same three tables (benchmarks/leads_runs.py). Every run's row counts
-   are checked against the export: a fast load of the wrong rows is no figure.
+   per table, and prices the sandbox's rendering of a page (its CPU, measured apart from the loader).
+3. Timed, alternating, each in a fresh process (clean peak RSS): the dlt pipeline run (a first load),
+   optionally followed in the same process by a re-load of the same leads through a second pipeline
+   (every row already stored: a merge), and DuckDB's `read_ndjson` + UNNEST into the same three tables
+   (benchmarks/leads_runs.py). Every run's row counts are checked against the export: a fast load of the
+   wrong rows is no figure. The sandbox's CPU during each timed run is reported too (replays: small).
+
+`memory()` (`make bench-1m`) loads worlds of 100,000 and 1,000,000 leads (a first load each, pages
+rendered live: no replay cache, which would hold gigabytes) and reports the peak RSS of each and its growth.
+
+Every dlt run uses `DUCKDB_SETTINGS`, `LOAD_WORKERS` and `ARROW_POOL` where the project sets none of them
+itself (proposed for the project's config; see README "Performance"): DuckDB keeps what it loads in memory
+up to its `memory_limit`, by default 80% of the machine's RAM.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +34,7 @@ from typing import Any
 import orjson
 import pendulum
 
-from benchmarks.leads_runs import EVENTS, LEADS, TABLES, VALUES
+from benchmarks.leads_runs import EVENTS, LEADS, TABLES, VALUES, count_rows
 from benchmarks.report import Figure
 from benchmarks.sandbox_proc import CACHE_PATH, SandboxProcess
 from benchmarks.workers import run_worker
@@ -33,12 +43,45 @@ TODAY = pendulum.date(2026, 11, 20)  # the sandbox's usual simulated day (tests 
 NIGHT = pendulum.datetime(TODAY.year, TODAY.month, TODAY.day, 2, tz="UTC")  # the nightly's 02:00 UTC
 HISTORY_DAYS = 400
 TOKEN = "sandbox-hubspot-token"
+DUCKDB_CONFIG_ENV = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
+LOAD_WORKERS_ENV = "LOAD__WORKERS"
+# Settings of every dlt run here where the project sets none of its own (env or .dlt/config.toml): DuckDB's
+# buffer pool bounded (by default it grows to 80% of RAM and spills past the limit), inserts free to reorder
+# rows (less memory, parallel), and dlt's load jobs one at a time (on 2 cores, parallel jobs only competed:
+# measured less load time and ~60 MB less peak at 100,000 leads).
+DUCKDB_SETTINGS = {"memory_limit": "192MB", "preserve_insertion_order": False}
+LOAD_WORKERS = 1
+# ...and arrow's buffers from the C allocator: pyarrow's default (mimalloc) kept ~90 MB of freed memory
+# through the load, and its share grew with the run (1,000,000 leads: peak 538 MB with it, 436 MB without).
+ARROW_POOL_ENV, ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL", "system"
 
 
 def epoch_ms(at: pendulum.DateTime | pendulum.Date) -> int:
     if not isinstance(at, pendulum.DateTime):
         at = pendulum.datetime(at.year, at.month, at.day, tz="UTC")
     return int(at.timestamp() * 1000)
+
+
+def settings_env() -> tuple[dict[str, str], str]:
+    """Env for the dlt workers and a note saying which DuckDB and load settings they ran with."""
+    import dlt
+
+    env: dict[str, str] = {}
+    notes = []
+    if os.environ.get(DUCKDB_CONFIG_ENV) or dlt.config.get("destination.duckdb.credentials.global_config"):
+        notes.append("the project's DuckDB settings")
+    else:
+        env[DUCKDB_CONFIG_ENV] = orjson.dumps(DUCKDB_SETTINGS).decode()
+        notes.append("DuckDB " + ", ".join(f"{k}={v}" for k, v in DUCKDB_SETTINGS.items()))
+    if os.environ.get(LOAD_WORKERS_ENV) or dlt.config.get("load.workers"):
+        notes.append("the project's load workers")
+    else:
+        env[LOAD_WORKERS_ENV] = str(LOAD_WORKERS)
+        notes.append(f"load workers={LOAD_WORKERS}")
+    if not os.environ.get(ARROW_POOL_ENV):
+        env[ARROW_POOL_ENV] = ARROW_POOL
+    notes.append(f"arrow pool {env.get(ARROW_POOL_ENV, os.environ.get(ARROW_POOL_ENV))}")
+    return env, "; ".join(notes)
 
 
 def export_jsonl(base_url: str, path: Path, start_ms: int, stop_ms: int) -> dict[str, int]:
@@ -71,71 +114,202 @@ def _check(kind: str, result: dict[str, Any], expected: dict[str, int]) -> None:
         raise RuntimeError(f"the {kind} load has rows {result['rows']}, the sandbox served {expected}")
 
 
-def run(leads: int, runs: int, echo: Callable[[str], None]) -> list[Figure]:
+def _world(leads: int) -> dict[str, Any]:
+    return {
+        "today": TODAY.isoformat(),
+        "leads_per_day": max(1, math.ceil(leads / HISTORY_DAYS)),
+        "history_days": HISTORY_DAYS,
+    }
+
+
+def _dlt_args(tmp: str, name: str, base_url: str, **extra: Any) -> dict[str, Any]:
+    workdir = Path(tmp) / name
+    workdir.mkdir()
+    start = TODAY.subtract(days=HISTORY_DAYS)
+    return {
+        "kind": "dlt",
+        "workdir": str(workdir),
+        "base_url": base_url,
+        "token": TOKEN,
+        "start_date": start.isoformat(),
+        "now": NIGHT.isoformat(),
+        **extra,
+    }
+
+
+def run(leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = False) -> list[Figure]:
     """`runs` timed loads of each kind over a world of about `leads` leads; figures per kind."""
-    leads_per_day = max(1, math.ceil(leads / HISTORY_DAYS))
-    world_start = TODAY.subtract(days=HISTORY_DAYS)
-    options = {"today": TODAY.isoformat(), "leads_per_day": leads_per_day, "history_days": HISTORY_DAYS}
     dlt_results: list[dict[str, Any]] = []
     native_results: list[dict[str, Any]] = []
+    env, settings_note = settings_env()
     with (
         tempfile.TemporaryDirectory(prefix="bench-leads-") as tmp,
-        SandboxProcess(**options, lift_rate_limit=True, cache=True) as sandbox,
+        SandboxProcess(**_world(leads), lift_rate_limit=True, cache=True) as sandbox,
     ):
         jsonl = Path(tmp) / "leads.jsonl"
-        expected = export_jsonl(sandbox.base_url, jsonl, epoch_ms(world_start), epoch_ms(NIGHT))
+        cpu_before = sandbox.cpu_seconds()
+        world_start, night = TODAY.subtract(days=HISTORY_DAYS), NIGHT
+        expected = export_jsonl(sandbox.base_url, jsonl, epoch_ms(world_start), epoch_ms(night))
+        cache = sandbox.get_json(CACHE_PATH)
+        rendering = _per_page(sandbox.cpu_seconds(), cpu_before, cache["misses"])
         total_rows = sum(expected.values())
         echo(f"leads: exported {expected[LEADS]:,} leads ({total_rows:,} rows, {jsonl.stat().st_size / 1e6:.0f} MB)")
 
-        def dlt_args(name: str) -> dict[str, Any]:
-            workdir = Path(tmp) / name
-            workdir.mkdir()
-            return {
-                "kind": "dlt",
-                "workdir": str(workdir),
-                "base_url": sandbox.base_url,
-                "token": TOKEN,
-                "start_date": world_start.isoformat(),
-                "now": NIGHT.isoformat(),
-            }
-
-        misses_before = sandbox.get_json(CACHE_PATH)["misses"]
         for i in range(runs):
-            result = run_worker("benchmarks.leads_runs", dlt_args(f"dlt{i}"))
+            cpu_before, misses_before = sandbox.cpu_seconds(), sandbox.get_json(CACHE_PATH)["misses"]
+            result = run_worker(
+                "benchmarks.leads_runs", _dlt_args(tmp, f"dlt{i}", sandbox.base_url, reload=reload), env=env
+            )
+            result["sandbox_cpu_seconds"] = _minus(sandbox.cpu_seconds(), cpu_before)
+            result["misses"] = sandbox.get_json(CACHE_PATH)["misses"] - misses_before
             _check("dlt", result, expected)
+            if reload:
+                _check("dlt re-load", result["reload"], expected)
             dlt_results.append(result)
             workdir = Path(tmp) / f"native{i}"
             workdir.mkdir()
-            native_args = {"kind": "native", "workdir": str(workdir), "jsonl": str(jsonl)}
-            native = run_worker("benchmarks.leads_runs", native_args)
+            native = run_worker(
+                "benchmarks.leads_runs", {"kind": "native", "workdir": str(workdir), "jsonl": str(jsonl)}
+            )
             _check("native", native, expected)
             native_results.append(native)
-            echo(f"leads: run {i + 1}/{runs}: dlt {result['seconds']:.2f} s, native {native['seconds']:.2f} s")
-        misses = sandbox.get_json(CACHE_PATH)["misses"] - misses_before
-    return _figures(expected, dlt_results, native_results, misses)
+            again = f", re-load {result['reload']['seconds']:.2f} s" if reload else ""
+            echo(f"leads: run {i + 1}/{runs}: dlt {result['seconds']:.2f} s{again}, native {native['seconds']:.2f} s")
+    return _figures(expected, dlt_results, native_results, rendering, settings_note)
+
+
+def _minus(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else after - before
+
+
+def _per_page(after: float | None, before: float | None, pages: int) -> float | None:
+    spent = _minus(after, before)
+    return None if spent is None or not pages else spent / pages
 
 
 def _figures(
-    expected: dict[str, int], dlt: list[dict[str, Any]], native: list[dict[str, Any]], misses: int
+    expected: dict[str, int],
+    dlt: list[dict[str, Any]],
+    native: list[dict[str, Any]],
+    rendering: float | None,
+    settings_note: str,
 ) -> list[Figure]:
     rows = sum(expected.values())
-    bench = f"leads load: {expected[LEADS]:,} leads = {rows:,} rows"
+    bench = f"leads: {expected[LEADS]:,} leads = {rows:,} rows"
+    misses = sum(r["misses"] for r in dlt)
     replay = "pages replayed" if misses == 0 else f"{misses} requests missed the replay cache"
-    dlt_name, native_name = "dlt hubspot_leads, parquet", "DuckDB read_ndjson+UNNEST"
+    name, native_name = "dlt first load", "DuckDB read_ndjson+UNNEST"
     dlt_rate = [rows / r["seconds"] for r in dlt]
     native_rate = [rows / r["seconds"] for r in native]
-    return [
-        Figure(bench, f"{dlt_name}: rows/s", dlt_rate, "rows/s", f"HTTP from sandbox subprocess, {replay}"),
-        Figure(bench, f"{dlt_name}: wall", [r["seconds"] for r in dlt], "s", "pipeline.run(), rate limit lifted"),
-        Figure(bench, f"{dlt_name}: peak RSS", [r["peak_rss_mb"] for r in dlt], "MB", "fresh process per run"),
-        Figure(bench, f"{native_name}: rows/s", native_rate, "rows/s", "same records from a .jsonl file"),
-        Figure(bench, f"{native_name}: wall", [r["seconds"] for r in native], "s"),
-        Figure(bench, f"{native_name}: peak RSS", [r["peak_rss_mb"] for r in native], "MB", "fresh process per run"),
+    figures = [
         Figure(
             bench,
             "dlt share of native (rows/s)",
             [100 * d / n for d, n in zip(dlt_rate, native_rate, strict=True)],
             "%",
-            "per run pair",
+            "target >= 35%; per run pair",
         ),
+        Figure(bench, f"{name}: rows/s", dlt_rate, "rows/s", f"HTTP from sandbox subprocess, {replay}"),
+        Figure(
+            bench,
+            f"{name}: wall",
+            [r["seconds"] for r in dlt],
+            "s",
+            f"pipeline.run(), rate limit lifted; {settings_note}",
+        ),
+        Figure(bench, f"{name}: CPU", [r["cpu_seconds"] for r in dlt], "s", "user+system, DuckDB threads included"),
     ]
+    for step in ("extract", "normalize", "load"):
+        figures.append(Figure(bench, f"{name}: {step} step", [r["steps"].get(step, 0.0) for r in dlt], "s"))
+    for label in dlt[0]["extract_parts"]:  # the timed parts (TIMED), then what is left of the step: dlt's
+        figures.append(Figure(bench, f"{name}: extract: {label}", [r["extract_parts"][label] for r in dlt], "s"))
+    for label in dlt[0]["fetching"]:
+        samples = [r["fetching"][label] for r in dlt]
+        figures.append(Figure(bench, f"{name}: extract: {label}", samples, "s", "overlaps the parts above"))
+    figures.append(Figure(bench, f"{name}: peak RSS", [r["peak_rss_mb"] for r in dlt], "MB", "fresh process per run"))
+    sandbox_cpu = [r["sandbox_cpu_seconds"] for r in dlt if r["sandbox_cpu_seconds"] is not None]
+    if sandbox_cpu:
+        figures.append(Figure(bench, "sandbox CPU during a dlt run", sandbox_cpu, "s", "the other process, replaying"))
+    if rendering is not None:
+        figures.append(
+            Figure(bench, "sandbox CPU per page rendered", [rendering * 1e3], "ms", "export pass (no replay)")
+        )
+    figures += [
+        Figure(bench, f"{native_name}: rows/s", native_rate, "rows/s", "same records from a .jsonl file"),
+        Figure(bench, f"{native_name}: wall", [r["seconds"] for r in native], "s"),
+        Figure(bench, f"{native_name}: CPU", [r["cpu_seconds"] for r in native], "s"),
+        Figure(bench, f"{native_name}: peak RSS", [r["peak_rss_mb"] for r in native], "MB", "fresh process per run"),
+    ]
+    if all("reload" in r for r in dlt):
+        again = [r["reload"] for r in dlt]
+        figures += [
+            Figure(
+                bench,
+                "re-load (merge over stored rows) share of native",
+                [100 * (rows / a["seconds"]) / n for a, n in zip(again, native_rate, strict=True)],
+                "%",
+                "same leads again, fresh cursor",
+            ),
+            Figure(bench, "re-load: wall", [a["seconds"] for a in again], "s"),
+            Figure(bench, "re-load: load step", [a["steps"].get("load", 0.0) for a in again], "s"),
+        ]
+    return figures
+
+
+def memory(sizes: tuple[int, ...], runs: int, echo: Callable[[str], None]) -> list[Figure]:
+    """Peak RSS of first loads of worlds of each size (issue 19, target 2: <= 500 MB at 1,000,000 leads,
+    < 20% growth from 100,000). Pages are rendered live by the sandbox (a replay cache of a million leads
+    would hold gigabytes); each run's leads are checked: every lead once, every event of each lead."""
+    env, settings_note = settings_env()
+    peaks: dict[int, list[float]] = {}
+    walls: dict[int, list[float]] = {}
+    for size in sizes:
+        world = _world(size)
+        expected_leads = world["leads_per_day"] * HISTORY_DAYS
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-leads-mem-") as tmp,
+            SandboxProcess(**world, lift_rate_limit=True) as sandbox,
+        ):
+            for i in range(runs):
+                result = run_worker(
+                    "benchmarks.leads_runs", _dlt_args(tmp, f"mem{i}", sandbox.base_url), env=env, timeout=1800
+                )
+                _check_memory_run(Path(tmp) / f"mem{i}" / "warehouse.duckdb", expected_leads)
+                peaks.setdefault(expected_leads, []).append(result["peak_rss_mb"])
+                walls.setdefault(expected_leads, []).append(result["seconds"])
+                seconds, peak = result["seconds"], result["peak_rss_mb"]
+                echo(f"leads memory: {expected_leads:,} leads, run {i + 1}/{runs}: {seconds:.0f} s, peak {peak:.0f} MB")
+    figures = []
+    for leads, samples in peaks.items():
+        bench = f"leads memory: first load of {leads:,} leads"
+        figures += [
+            Figure(bench, "peak RSS", samples, "MB", f"target <= 500 MB at 1,000,000; {settings_note}"),
+            Figure(bench, "wall", walls[leads], "s", "pages rendered live by the sandbox (no replay)"),
+        ]
+    if len(peaks) >= 2:
+        (small, small_peaks), (large, large_peaks) = sorted(peaks.items())[0], sorted(peaks.items())[-1]
+        growth = [100 * (big / min(small_peaks) - 1) for big in large_peaks]
+        figures.append(
+            Figure(
+                f"leads memory: {small:,} -> {large:,} leads",
+                "peak RSS growth",
+                growth,
+                "%",
+                "target < 20%; vs the smaller world's lowest run",
+            )
+        )
+    return figures
+
+
+def _check_memory_run(db: Path, expected_leads: int) -> None:
+    """Every lead once, and as many events as the leads say they have (`numConversionEvents`)."""
+    import duckdb
+
+    rows = count_rows(db)
+    with duckdb.connect(str(db), read_only=True) as con:
+        distinct, events_said = con.execute(
+            f"SELECT COUNT(DISTINCT guid), SUM(num_conversion_events) FROM marketing.{LEADS}"
+        ).fetchone()  # type: ignore[misc]
+    if not rows[LEADS] == distinct == expected_leads or rows[EVENTS] != events_said:
+        said = f"{distinct} distinct leads, {events_said} events said"
+        raise RuntimeError(f"the load has {rows} ({said}), expected {expected_leads:,} leads")

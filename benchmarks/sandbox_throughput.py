@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.sandbox_proc import stop
+from benchmarks.workers import process_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "sandbox-hubspot-token"
@@ -48,15 +49,6 @@ REQUESTS = (
         {"Authorization": f"Bearer {TOKEN}"},
     ),
 )
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process (Linux /proc), to price a request independently of contention."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pin_client(server_cpu: int) -> None:
@@ -119,13 +111,13 @@ def measure(
                 for _ in range(200):  # warm-up: caches and the connection
                     client.get(path, params=params, headers=headers).raise_for_status()
                 for _ in range(repeats):
-                    count, started, cpu_before = 0, time.perf_counter(), _cpu_seconds(proc.pid)
+                    count, started, cpu_before = 0, time.perf_counter(), process_cpu_seconds(proc.pid)
                     deadline = started + seconds
                     while time.perf_counter() < deadline:
                         client.get(path, params=params, headers=headers).raise_for_status()
                         count += 1
                     elapsed = time.perf_counter() - started
-                    cpu_after = _cpu_seconds(proc.pid)
+                    cpu_after = process_cpu_seconds(proc.pid)
                     total_requests, total_seconds = total_requests + count, total_seconds + elapsed
                     kind.requests_per_s.append(count / elapsed)
                     say(f"{name:32s} {count / elapsed:8.0f} requests/s  ({count} in {elapsed:.1f} s)")

@@ -52,3 +52,12 @@ def peak_rss_mb() -> float:
 def emit(result: Any) -> None:
     """A worker's answer: one JSON line, last on stdout."""
     print(json.dumps(result), flush=True)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (Linux /proc), to price a request independently of contention."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -4,12 +4,18 @@ Shape of one run:
 1. `stopTime` is frozen at the run's start (`clock.now()`), so records modified during the run cannot
    *enter* the window; `KeysetOffsetPaginator` re-anchors `startTime` after each page, so records
    modified during the run that *leave* the window cannot shift later pages (sources/common/keyset.py).
-2. Pages of raw leads go through `dlt.sources.incremental("lastModifiedAt")`, which keeps the nightly
-   cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the boundary
-   leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
-3. `FlattenLeadsPages` (after the incremental in the pipe) turns each surviving page into three arrow
-   tables (leads_flatten.py) loaded as parquet; a page whose values no longer fit one arrow type per
-   column (vendor type drift) goes to dlt's normalizer as dicts instead, which makes variant columns.
+2. A worker thread fetches the next pages while the current batch is processed (sources/common/
+   prefetch.py: the round trips overlap our work; requests are still sent one at a time). Each page
+   becomes a nested arrow array as it arrives (`page_to_arrow`), and pages are joined into batches of
+   `LEADS_BATCH_SIZE` leads (`batches`): one row per lead, children still nested.
+3. Batches go through `dlt.sources.incremental("lastModifiedAt")` (arrow: vectorized), which keeps the
+   nightly cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the
+   boundary leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
+4. `FlattenLeadsPages` (after the incremental in the pipe) explodes each surviving batch into three arrow
+   tables (leads_flatten.py: `nested_to_tables`) loaded as parquet. What the column-wise path cannot
+   reproduce exactly (a page whose values arrow cannot type, a shape it does not handle) is flattened row
+   by row instead (`flatten_leads`), with the same result; a table whose values no longer fit one arrow
+   type per column (vendor type drift) goes to dlt's normalizer as dicts, which makes variant columns.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""Flatten one Leads v1 page into three tables in Python, skipping dlt's row-by-row normalizer.
+"""Flatten Leads v1 pages into three tables ourselves, skipping dlt's row-by-row normalizer.
 
 Why: dlt's normalizer on these nested payloads ran at ~10% of DuckDB-native speed; flattening each page
-into arrow tables reached ~35% (shared/performance-notes.md). Flattening ourselves means we own what the
-normalizer would have done, so this module reproduces its naming and adds the keys:
+in Python into arrow tables reached ~35%, and letting arrow build the nested batch in C++ and exploding it
+with arrow compute costs about a third of that again (shared/performance-notes.md). Two paths make the
+same tables: `nested_to_tables` (column-wise, the normal one) and `flatten_leads` + `rows_to_arrow` (row by
+row: the reference the tests hold the other to, and the fallback for what it cannot reproduce).
+Flattening ourselves means we own what the normalizer would have done, so this module reproduces its
+naming and adds the keys:
 
 - `hubspot_leads`: one row per lead. Nested objects (`analyticsDetails`, `crmDetails`) become
   `analytics_details__*` / `crm_details__*` columns, named by dlt's own snake_case convention.

@@ -406,13 +406,30 @@ def test_the_token_appears_nowhere(
 
 
 @pytest.mark.sandbox_config(**SMALL)
-def test_the_load_uses_parquet_not_insert_values(loader: Loader) -> None:
-    info = loader.run()
+def test_the_load_uses_parquet_not_insert_values_nor_dlts_row_normalizer(
+    loader: Loader, sandbox: SandboxServer
+) -> None:
+    source = hubspot_leads(access_token=sandbox.config.hubspot_token, base_url=sandbox.base_url, start_date=START)
+    with clock.pinned(NIGHT):
+        info = loader.pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT["duckdb"])
     jobs = [job for package in info.load_packages for job in package.jobs["completed_jobs"]]
     # Data jobs only: the merge itself runs as a follow-up `.sql` job per table.
     data = [j for j in jobs if j.job_file_info.table_name in TABLES and j.job_file_info.file_format != "sql"]
     assert {job.job_file_info.table_name for job in data} == set(TABLES)
     assert {job.job_file_info.file_format for job in data} == {"parquet"}, [job.file_path for job in data]
+    # ...and the batches skipped dlt's row normalizer: arrow items are written as parquet when extracted,
+    # dicts as typed-jsonl (which the normalizer then turns into parquet, so the check above cannot tell).
+    extracted = [
+        job.job_file_info
+        for package in loader.pipeline.last_trace.last_extract_info.load_packages
+        for job in package.jobs["new_jobs"]
+        if job.job_file_info.table_name in TABLES
+    ]
+    assert {f.table_name for f in extracted} == set(TABLES)
+    assert {f.file_format for f in extracted} == {"parquet"}, [(f.table_name, f.file_format) for f in extracted]
+    # ...and were built column-wise, not flattened row by row in Python (leads_flatten.nested_to_tables).
+    (step,) = [s for s in source.resources[LEADS_TABLE]._pipe.steps if isinstance(s, leads.FlattenLeadsPages)]
+    assert step.arrow_batches >= 3 and step.row_batches == step.drift_batches == 0
 
 
 @pytest.mark.sandbox_config(**SMALL)

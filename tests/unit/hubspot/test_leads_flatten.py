@@ -1,5 +1,5 @@
-"""The Leads pipe step production runs (`FlattenLeadsPages`): dlt's naming, our child keys, tombstones,
-epoch ms → timestamps, drift."""
+"""The Leads pipe step production runs (`batches` then `FlattenLeadsPages`): dlt's naming, our child keys,
+tombstones, epoch ms → timestamps, drift; and the column-wise path against the row-by-row one."""
 
 from __future__ import annotations
 
@@ -10,23 +10,37 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+from sources.common.arrow import ShapeError
 from sources.common.naming import column_name
-from sources.hubspot.leads import FlattenLeadsPages
+from sources.hubspot.leads import ARROW_ERRORS, FlattenLeadsPages, batches
 from sources.hubspot.leads_flatten import (
     EVENTS_TABLE,
+    KEY_COLUMNS,
     LEADS_TABLE,
     VALUES_TABLE,
     flatten_leads,
     is_epoch_ms_column,
+    leads_to_arrow,
     rows_to_arrow,
     rows_to_dicts,
 )
 
+TABLES = (LEADS_TABLE, EVENTS_TABLE, VALUES_TABLE)
 
-def flatten_leads_page(leads: list[dict[str, Any]], *, hard_delete: bool = False) -> tuple[Any, Any, Any]:
-    """What the resource's pipe step yields for one batch: the three tables, by the table each is marked for."""
-    by_table = {item.meta.table_name: item.data for item in FlattenLeadsPages(hard_delete)(leads)}
+
+def flatten_leads_page(
+    leads: list[dict[str, Any]], *, hard_delete: bool = False, step: FlattenLeadsPages | None = None
+) -> tuple[Any, Any, Any]:
+    """What the resource yields for one page: `batches` then the pipe step; the three tables by name."""
+    step = step or FlattenLeadsPages(hard_delete)
+    by_table: dict[str, Any] = {}
+    for batch in batches([leads], 10**6):
+        for item in step(batch):
+            assert item.meta.table_name not in by_table
+            by_table[item.meta.table_name] = item.data
     return by_table[LEADS_TABLE], by_table[EVENTS_TABLE], by_table[VALUES_TABLE]
 
 
@@ -192,3 +206,102 @@ def test_epoch_ms_columns_are_recognised_by_leaf_name(column: str, expected: boo
 
 def test_column_name_nests_with_double_underscore() -> None:
     assert column_name("leadGuid", "analytics_details") == "analytics_details__lead_guid"
+
+
+# --- the column-wise path (production) against the row-by-row one (the reference and the fallback) ---------
+
+
+def row_path(leads: list[dict[str, Any]], hard_delete: bool) -> list[pa.Table]:
+    page = flatten_leads(leads, hard_delete=hard_delete)
+    tables = zip(TABLES, (page.leads, page.events, page.values), strict=True)
+    return [rows_to_arrow(rows, KEY_COLUMNS[table]) for table, rows in tables]
+
+
+def canonical(table: pa.Table) -> tuple[dict[str, str], list[str]]:
+    """Types of the columns holding a value, and the rows without their NULLs, sorted: what a warehouse
+    gets (row order means nothing there; an all-NULL column of type null never reaches it)."""
+    types = {f.name: str(f.type) for f in table.schema if table.column(f.name).null_count < table.num_rows}
+    rows = sorted(repr(sorted((k, v) for k, v in row.items() if v is not None)) for row in table.to_pylist())
+    return types, rows
+
+
+def test_sample_leads_come_out_of_both_paths_the_same() -> None:
+    leads = [lead("L1", events=2), lead("L0", events=0), lead("D1", events=1, isDeleted=True, score=7)]
+    leads[0]["leadConversionEvents"][1]["formSubmissionValues"] = []
+    for hard_delete in (False, True):
+        fast = leads_to_arrow(copy.deepcopy(leads), hard_delete=hard_delete)
+        reference = row_path(copy.deepcopy(leads), hard_delete)
+        for got, want in zip((fast.leads, fast.events, fast.values), reference, strict=True):
+            assert canonical(got) == canonical(want)
+            assert [f for f in got.schema if not f.nullable] == [f for f in want.schema if not f.nullable]
+
+
+_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40), st.text(max_size=3))
+_numbers = st.one_of(st.integers(0, 10**13), st.floats(allow_nan=False, allow_infinity=False, width=32))
+_audit = st.lists(st.dictionaries(st.sampled_from(["id", "at", "note"]), _scalars, max_size=3), max_size=2)
+_value = st.fixed_dictionaries(
+    {"id": st.integers(0, 10**9)},
+    optional={"fieldName": st.text(max_size=3), "conversionGuid": st.text(max_size=2), "leadGuid": st.just("x")},
+)
+_event = st.fixed_dictionaries(
+    {"guid": st.text(min_size=1, max_size=4)},
+    optional={
+        "convertDate": st.integers(0, 2**41),
+        "formName": st.text(max_size=3),
+        "leadGuid": st.just("theirs"),  # the event's own copy: ours wins and keeps its place
+        "position": st.integers(0, 9),
+        "formSubmissionValues": st.lists(_value, max_size=3),
+        "detail": st.fixed_dictionaries({}, optional={"kind": st.text(max_size=2), "seenAt": st.integers(0, 10**12)}),
+    },
+)
+_lead = st.fixed_dictionaries(
+    {"lastModifiedAt": st.integers(1, 2**41)},
+    optional={
+        "isDeleted": st.booleans(),
+        "score": _numbers,
+        "email": st.one_of(st.none(), st.text(max_size=4)),
+        "closedAt": st.integers(0, 2**41),
+        "crmDetails": st.fixed_dictionaries(
+            {}, optional={"status": st.text(max_size=3), "nextActionDue": st.integers(0, 2**41)}
+        ),
+        "leadDeleteLogs": _audit,
+        "leadConversionEvents": st.one_of(st.none(), st.lists(_event, max_size=3)),
+    },
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(leads=st.lists(_lead, min_size=1, max_size=6), hard_delete=st.booleans())
+def test_the_column_wise_path_loads_what_the_row_path_loads(leads: list[dict[str, Any]], hard_delete: bool) -> None:
+    for number, record in enumerate(leads):
+        record["guid"] = f"G{number}"
+    try:
+        fast = leads_to_arrow(copy.deepcopy(leads), hard_delete=hard_delete)
+    except ARROW_ERRORS:
+        assume(False)  # the pipe step then takes the row path itself (tested below)
+    reference = row_path(copy.deepcopy(leads), hard_delete)
+    for got, want in zip((fast.leads, fast.events, fast.values), reference, strict=True):
+        assert canonical(got) == canonical(want)
+
+
+def test_normal_batches_take_the_column_wise_path_and_get_unique_dlt_ids() -> None:
+    step = FlattenLeadsPages(hard_delete=False, stamp_ids=True)
+    tables = flatten_leads_page([lead(f"L{i}", events=i % 3) for i in range(20)], step=step)
+    assert (step.arrow_batches, step.row_batches, step.drift_batches) == (3, 0, 0)
+    for table in tables:
+        ids = table.column("_dlt_id")
+        assert ids.null_count == 0 and len(set(ids.to_pylist())) == table.num_rows
+        assert not table.schema.field("_dlt_id").nullable
+
+
+def test_what_the_column_wise_path_cannot_reproduce_goes_row_by_row_with_the_same_result() -> None:
+    """`isDeleted` as text: Python judges "false" true; only the row path reproduces that."""
+    leads = [lead("L1", isDeleted="false"), lead("L2", isDeleted="")]
+    with pytest.raises(ShapeError):
+        leads_to_arrow(copy.deepcopy(leads), hard_delete=True)
+    step = FlattenLeadsPages(hard_delete=True)
+    got = flatten_leads_page(copy.deepcopy(leads), step=step)
+    assert (step.arrow_batches, step.row_batches) == (0, 3)
+    for table, want in zip(got, row_path(leads, hard_delete=True), strict=True):
+        assert canonical(table) == canonical(want)
+    assert [r["lead_guid"] for r in got[1].to_pylist() if r["_tombstone"]] == ["L1"]

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import inspect
+import itertools
+import threading
+from collections.abc import Iterator
 from typing import Any
 
+import dlt
 import pendulum
+import pyarrow as pa
 import pytest
 from dlt.extract.items import TableNameMeta
 
+from sources.common.arrow import ensure_dlt_columns_on_arrow
 from sources.common.epoch import day_to_epoch_ms
 from sources.common.errors import ResponseFormatError
+from sources.common.prefetch import prefetched
 from sources.hubspot import leads
 from sources.hubspot.leads_flatten import EVENTS_TABLE, LEADS_TABLE, TOMBSTONE, VALUES_TABLE
 
@@ -91,11 +98,35 @@ def test_query_follows_the_document() -> None:
     }
 
 
-def test_batches_join_pages_without_losing_or_reordering_leads() -> None:
-    pages = [[{"n": i * 10 + j} for j in range(10)] for i in range(7)]
-    batches = list(leads.batched(iter(pages), 25))
-    assert [len(b) for b in batches] == [30, 30, 10]
-    assert [r["n"] for b in batches for r in b] == list(range(70))
+def test_batches_join_pages_into_arrow_tables_without_losing_or_reordering_leads() -> None:
+    pages = [[{"guid": f"g{i * 10 + j}", "n": i * 10 + j} for j in range(10)] for i in range(7)]
+    batches = list(leads.batches(iter(pages), 25))
+    assert all(isinstance(b, pa.Table) for b in batches)
+    assert [b.num_rows for b in batches] == [30, 30, 10]
+    assert [n for b in batches for n in b.column("n").to_pylist()] == list(range(70))
+
+
+def test_batches_unify_types_across_pages_as_one_page_would() -> None:
+    pages = [[{"guid": "a", "score": 1}], [{"guid": "b", "score": 2.5, "new": "x"}], [{"guid": "c", "score": None}]]
+    (batch,) = leads.batches(iter(pages), 100)
+    assert batch.schema.field("score").type == pa.float64()
+    assert batch.to_pylist() == [
+        {"guid": "a", "score": 1.0, "new": None},
+        {"guid": "b", "score": 2.5, "new": "x"},
+        {"guid": "c", "score": None, "new": None},
+    ]
+
+
+def test_batches_pass_on_what_arrow_cannot_type_in_order() -> None:
+    mixed = [{"guid": "b", "score": 1}, {"guid": "c", "score": "A+"}]  # arrow refuses the page
+    pages = [[{"guid": "a", "score": 1}], mixed, [{"guid": "d", "score": "B"}], [{"guid": "e", "score": "C"}]]
+    out = list(leads.batches(iter(pages), 100))
+    # the mixed page goes on as dicts; text after numbers starts a new batch instead of failing the join
+    assert [b if isinstance(b, list) else b.to_pylist() for b in out] == [
+        [{"guid": "a", "score": 1}],
+        mixed,
+        [{"guid": "d", "score": "B"}, {"guid": "e", "score": "C"}],
+    ]
 
 
 def test_leads_of_reads_a_numeric_string_cursor_as_a_number() -> None:
@@ -106,3 +137,66 @@ def test_leads_of_reads_a_numeric_string_cursor_as_a_number() -> None:
 def test_leads_of_refuses_a_body_that_is_not_a_list() -> None:
     with pytest.raises(ResponseFormatError, match="not the documented list"):
         leads.leads_of({"message": "hi"})
+
+
+def test_the_source_stamps_dlt_ids_itself_unless_they_are_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dlt's normalizer would rewrite every parquet file to add `_dlt_id`; the source stamps it instead, with
+    the hints dlt gives its own ids, and turns dlt's stamping off (one `_dlt_id` column, not two)."""
+    env = "NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_ID"
+    monkeypatch.setenv(env, "true")
+    assert ensure_dlt_columns_on_arrow() is True
+    assert dlt.config.get("normalize.parquet_normalizer.add_dlt_id", bool) is False
+    assert ensure_dlt_columns_on_arrow() is True  # a second source in the same process still stamps
+    table = resource().compute_table_schema(meta=TableNameMeta(VALUES_TABLE))
+    assert table["columns"]["_dlt_id"]["row_key"] and not table["columns"]["_dlt_id"]["nullable"]
+
+    monkeypatch.setenv(env, "false")  # the user's choice: arrow rows without `_dlt_id`
+    assert ensure_dlt_columns_on_arrow() is False
+    assert "_dlt_id" not in resource().compute_table_schema(meta=TableNameMeta(VALUES_TABLE))["columns"]
+
+
+# --- pages fetched ahead (sources/common/prefetch.py, as the resource uses it) ------------------------------
+
+
+def test_pages_fetched_ahead_arrive_in_order_and_errors_after_the_pages_before_them() -> None:
+    def pages() -> Iterator[int]:
+        yield from range(5)
+        raise ResponseFormatError("broken page", vendor="hubspot", endpoint="leads/list")
+
+    got = []
+    with pytest.raises(ResponseFormatError, match="broken page"):
+        for page in prefetched(pages(), ahead=2):
+            got.append(page)
+    assert got == [0, 1, 2, 3, 4]
+
+
+def test_a_terminal_answer_fetched_ahead_keeps_the_pages_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sources.common.errors import QuotaExhaustedError
+    from sources.common.partial import STOPS, keep_until_failure
+
+    def pages() -> Iterator[int]:
+        yield from (1, 2)
+        raise QuotaExhaustedError("no requests left today", vendor="hubspot", endpoint="leads/list")
+
+    STOPS.reset()
+    assert list(prefetched(keep_until_failure(pages(), source="src", what="pages"), ahead=1)) == [1, 2]
+    assert [type(e) for e in STOPS.take("src")] == [QuotaExhaustedError]
+
+
+def test_leaving_early_stops_the_worker_and_closes_the_pages() -> None:
+    produced: list[int] = []
+    closed = threading.Event()
+
+    def pages() -> Iterator[int]:
+        try:
+            for n in itertools.count():
+                produced.append(n)
+                yield n
+        finally:
+            closed.set()
+
+    ahead = prefetched(pages(), ahead=2)
+    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
+    ahead.close()
+    assert closed.wait(5)
+    assert len(produced) <= 3 + 2 + 1  # what was read, what was queued, the one in hand
