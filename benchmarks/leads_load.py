@@ -223,9 +223,6 @@ def _figures(
         figures.append(Figure(bench, f"{name}: {step} step", [r["steps"].get(step, 0.0) for r in dlt], "s"))
     for label in dlt[0]["extract_parts"]:  # the timed parts (TIMED), then what is left of the step: dlt's
         figures.append(Figure(bench, f"{name}: extract: {label}", [r["extract_parts"][label] for r in dlt], "s"))
-    for label in dlt[0]["fetching"]:
-        samples = [r["fetching"][label] for r in dlt]
-        figures.append(Figure(bench, f"{name}: extract: {label}", samples, "s", "overlaps the parts above"))
     figures.append(Figure(bench, f"{name}: peak RSS", [r["peak_rss_mb"] for r in dlt], "MB", "fresh process per run"))
     sandbox_cpu = [r["sandbox_cpu_seconds"] for r in dlt if r["sandbox_cpu_seconds"] is not None]
     if sandbox_cpu:

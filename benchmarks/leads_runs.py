@@ -38,14 +38,12 @@ VALUES = "hubspot_leads__lead_conversion_events__form_submission_values"
 TABLES = (LEADS, EVENTS, VALUES)
 DATASET = "marketing"
 # Parts of the extract step timed by wrapping the source's functions: (label, module, attribute). They run
-# in the extracting thread, one after another; what is left of the step is dlt's own work.
+# one after another in the extracting thread; what is left of the step is dlt's own work.
 TIMED = (
+    ("HTTP + JSON decode", "sources.common.client", "ApiClient.request_decoded"),
     ("pages to arrow", "sources.hubspot.leads", "page_to_arrow"),
     ("three tables", "sources.hubspot.leads", "nested_to_tables"),
 )
-WAITING = "waiting for the next page"  # the extracting thread blocked on the page iterator
-# The requests themselves run in the fetch thread (sources/common/prefetch.py), beside the parts above.
-FETCHING = ("HTTP + JSON decode (fetch thread)", "sources.common.client", "ApiClient.request_decoded")
 
 NATIVE_SQL = (
     "CREATE SCHEMA {dataset}",
@@ -75,7 +73,7 @@ def cpu_seconds() -> float:
 
 
 class Timers:
-    """Wall time spent inside some functions, by label (each label updated from one thread)."""
+    """Wall time spent inside some functions, by label (single-threaded use)."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -99,27 +97,6 @@ class Timers:
 
         setattr(owner, name, timed)
 
-    def wrap_pages(self, label: str) -> None:
-        """Time the extracting thread's waits for pages: `leads.batches` pulls them from its argument."""
-        from sources.hubspot import leads
-
-        original = leads.batches
-        self.seconds[label] = 0.0
-
-        def waited(pages: Any) -> Any:
-            iterator = iter(pages)
-            while True:
-                started = time.perf_counter()
-                try:
-                    page = next(iterator)
-                except StopIteration:
-                    return
-                finally:
-                    self.seconds[label] += time.perf_counter() - started
-                yield page
-
-        leads.batches = lambda pages, max_leads: original(waited(pages), max_leads)
-
 
 def _steps(pipeline: Any) -> dict[str, float]:
     return {
@@ -141,11 +118,9 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
 
     ensure_dlt_columns_on_arrow()  # as the CLI
     hubspot_client._LIMITER = RateLimiter(10**9, 1.0)  # see the module docstring
-    timers, fetching = Timers(), Timers()
+    timers = Timers()
     for label, module_name, attribute in TIMED:
         timers.wrap(label, module_name, attribute)
-    timers.wrap_pages(WAITING)
-    fetching.wrap(*FETCHING)
     workdir = Path(args["workdir"])
     db = workdir / "warehouse.duckdb"
 
@@ -156,9 +131,8 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
             dataset_name=DATASET,
             pipelines_dir=str(workdir / name),
         )
-        for stopwatch in (timers, fetching):
-            for label in stopwatch.seconds:
-                stopwatch.seconds[label] = 0.0
+        for label in timers.seconds:
+            timers.seconds[label] = 0.0
         with clock.pinned(pendulum.parse(args["now"])):
             source = hubspot_leads(access_token=args["token"], base_url=args["base_url"], start_date=args["start_date"])
             cpu, started = cpu_seconds(), time.perf_counter()
@@ -167,13 +141,7 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
         steps = _steps(pipeline)
         parts = dict(timers.seconds)
         parts["dlt's extract (incremental, schemas, parquet writes)"] = steps.get("extract", 0.0) - sum(parts.values())
-        return {
-            "seconds": elapsed,
-            "cpu_seconds": cpu,
-            "steps": steps,
-            "extract_parts": parts,
-            "fetching": dict(fetching.seconds),
-        }
+        return {"seconds": elapsed, "cpu_seconds": cpu, "steps": steps, "extract_parts": parts}
 
     result = one_run("bench_hubspot_leads")
     result["rows"] = count_rows(db)

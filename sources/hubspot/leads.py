@@ -4,10 +4,8 @@ Shape of one run:
 1. `stopTime` is frozen at the run's start (`clock.now()`), so records modified during the run cannot
    *enter* the window; `KeysetOffsetPaginator` re-anchors `startTime` after each page, so records
    modified during the run that *leave* the window cannot shift later pages (sources/common/keyset.py).
-2. A worker thread fetches the next pages while the current batch is processed (sources/common/
-   prefetch.py: the round trips overlap our work; requests are still sent one at a time). Each page
-   becomes a nested arrow array as it arrives (`page_to_arrow`), and pages are joined into batches of
-   `LEADS_BATCH_SIZE` leads (`batches`): one row per lead, children still nested.
+2. Each page becomes a nested arrow array as it arrives (`page_to_arrow`), and pages are joined into
+   batches of `LEADS_BATCH_SIZE` leads (`batches`): one row per lead, children still nested.
 3. Batches go through `dlt.sources.incremental("lastModifiedAt")` (arrow: vectorized), which keeps the
    nightly cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the
    boundary leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
@@ -47,7 +45,6 @@ from sources.common.errors import ResponseFormatError
 from sources.common.keyset import KeysetOffsetPaginator
 from sources.common.paginators import paginate
 from sources.common.partial import keep_until_failure
-from sources.common.prefetch import prefetched
 
 from . import settings
 from .leads_flatten import (
@@ -126,58 +123,64 @@ def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list
 ARROW_ERRORS = (ShapeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
-def unify(one: pa.Schema, other: pa.Schema) -> pa.Schema:
-    """The schema `concat_tables` will give tables of both schemas (raises where it cannot join them)."""
-    return pa.unify_schemas([one, other], promote_options="permissive")
-
-
 def batches(pages: Iterable[list[dict[str, Any]]], max_leads: int) -> Iterator[pa.Table | list[dict[str, Any]]]:
     """Pages as nested arrow tables (one row per lead) of about `max_leads` leads, in page order.
 
     Each page becomes arrow as it arrives, so only one page of decoded dicts is alive at a time (a batch
     of them cost more garbage collection than the decoding itself, ../shared/performance-notes.md); the
-    batch amortizes dlt's per-item cost (~5 ms per arrow table). A page arrow cannot type (mixed types in
-    a field) is passed on as its dicts; a page whose types cannot join the pending ones (text where they
-    have numbers) starts a new batch.
+    batch amortizes dlt's per-item cost (~5 ms per arrow table). Pages are joined as `pa.array` would have
+    typed them together (`concat_tables`); a page arrow cannot type (mixed types in a field) is passed on
+    as its dicts, and where pages cannot be joined (text in one, numbers in another) they go on in runs
+    that can.
     """
-    pending: list[pa.Table] = []
-    schema: pa.Schema | None = None
+    pending: list[pa.StructArray] = []
     size = 0
 
     def flush() -> Iterator[pa.Table]:
-        nonlocal pending, schema, size
-        tables, pending, schema, size = pending, [], None, 0
-        if not tables:
-            return
-        try:
-            joined = concat_tables(tables)
-        except ARROW_ERRORS:  # unify_schemas agreed but a cast did not (e.g. an integer a float cannot hold)
-            yield from tables
-        else:
-            yield joined
-        release_arrow_memory()  # the batch has been through the pipe (into dlt's files) by now
+        nonlocal pending, size
+        arrays, pending, size = pending, [], 0
+        if arrays:
+            yield from _joined(arrays)
+            release_arrow_memory()  # the batch has been through the pipe (into dlt's files) by now
 
     for page in pages:
         if not page:
             continue
         try:
-            table = pa.Table.from_struct_array(page_to_arrow(page))
+            array = page_to_arrow(page)
         except ARROW_ERRORS as exc:
             logger.info("hubspot_leads: a page is flattened row by row (%s)", str(exc)[:160])
             yield from flush()
             yield page
             continue
-        try:
-            joined = table.schema if schema is None or schema.equals(table.schema) else unify(schema, table.schema)
-        except ARROW_ERRORS:
-            yield from flush()
-            joined = table.schema
-        pending.append(table)
-        schema = joined
+        pending.append(array)
         size += len(page)
         if size >= max_leads:
             yield from flush()
     yield from flush()
+
+
+def _joined(arrays: list[pa.StructArray]) -> Iterator[pa.Table]:
+    """One table of `arrays` when they join; else the longest runs of consecutive arrays that do."""
+    if all(array.type == arrays[0].type for array in arrays):  # the usual case: one type, no promotion
+        yield pa.Table.from_struct_array(pa.concat_arrays(arrays))
+        return
+    tables = [pa.Table.from_struct_array(array) for array in arrays]
+    try:
+        yield concat_tables(tables)
+        return
+    except ARROW_ERRORS:
+        pass
+    run = [tables[0]]
+    for table in tables[1:]:
+        try:
+            concat_tables([*run, table])
+        except ARROW_ERRORS:
+            yield concat_tables(run)
+            run = [table]
+        else:
+            run.append(table)
+    yield concat_tables(run)
 
 
 class FlattenLeadsPages(ItemTransform[Any]):
@@ -333,8 +336,6 @@ def leads_resource(
         pages = keep_until_failure(
             fetch_pages(client, start_ms, stop_ms), source=settings.LEADS_SOURCE, what="the leads list"
         )
-        if settings.LEADS_PAGES_AHEAD:  # the next pages' round trips overlap this batch's processing
-            pages = prefetched(pages, ahead=settings.LEADS_PAGES_AHEAD, name="hubspot_leads pages")
         yield from batches(pages, settings.LEADS_BATCH_SIZE)
 
     # Arrow and drift-fallback dict batches then carry the same dlt columns.

@@ -44,6 +44,3 @@ LEADS_PAGE_SIZE = 100  # `max` is served as at most 100 (hubspot-leads-api.txt)
 LEADS_TIME_PIVOT = "lastModifiedAt"
 LEADS_TOKEN_PARAM = "access_token"  # the token travels in the query string (hubspot-leads-api.txt)
 LEADS_BATCH_SIZE = 2_000  # leads flattened into one set of arrow tables (amortizes dlt's per-item cost)
-# Pages fetched ahead by a worker thread while a batch is processed (0: none). Keyset paging is sequential,
-# so this overlaps one request at a time with our own work; it does not send requests in parallel.
-LEADS_PAGES_AHEAD = 2

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import itertools
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import dlt
@@ -17,7 +14,6 @@ from dlt.extract.items import TableNameMeta
 from sources.common.arrow import ensure_dlt_columns_on_arrow
 from sources.common.epoch import day_to_epoch_ms
 from sources.common.errors import ResponseFormatError
-from sources.common.prefetch import prefetched
 from sources.hubspot import leads
 from sources.hubspot.leads_flatten import EVENTS_TABLE, LEADS_TABLE, TOMBSTONE, VALUES_TABLE
 
@@ -121,11 +117,19 @@ def test_batches_pass_on_what_arrow_cannot_type_in_order() -> None:
     mixed = [{"guid": "b", "score": 1}, {"guid": "c", "score": "A+"}]  # arrow refuses the page
     pages = [[{"guid": "a", "score": 1}], mixed, [{"guid": "d", "score": "B"}], [{"guid": "e", "score": "C"}]]
     out = list(leads.batches(iter(pages), 100))
-    # the mixed page goes on as dicts; text after numbers starts a new batch instead of failing the join
     assert [b if isinstance(b, list) else b.to_pylist() for b in out] == [
         [{"guid": "a", "score": 1}],
-        mixed,
+        mixed,  # the mixed page goes on as dicts, in its place
         [{"guid": "d", "score": "B"}, {"guid": "e", "score": "C"}],
+    ]
+
+
+def test_pages_that_cannot_join_go_on_in_the_runs_that_can() -> None:
+    pages = [[{"guid": "a", "score": 1}], [{"guid": "b", "score": 2.5}], [{"guid": "c", "score": "B"}]]
+    out = list(leads.batches(iter(pages), 100))
+    assert [b.to_pylist() for b in out] == [
+        [{"guid": "a", "score": 1.0}, {"guid": "b", "score": 2.5}],  # numbers join (as floats)
+        [{"guid": "c", "score": "B"}],  # text does not join numbers: its own batch, no failure
     ]
 
 
@@ -153,50 +157,3 @@ def test_the_source_stamps_dlt_ids_itself_unless_they_are_turned_off(monkeypatch
     monkeypatch.setenv(env, "false")  # the user's choice: arrow rows without `_dlt_id`
     assert ensure_dlt_columns_on_arrow() is False
     assert "_dlt_id" not in resource().compute_table_schema(meta=TableNameMeta(VALUES_TABLE))["columns"]
-
-
-# --- pages fetched ahead (sources/common/prefetch.py, as the resource uses it) ------------------------------
-
-
-def test_pages_fetched_ahead_arrive_in_order_and_errors_after_the_pages_before_them() -> None:
-    def pages() -> Iterator[int]:
-        yield from range(5)
-        raise ResponseFormatError("broken page", vendor="hubspot", endpoint="leads/list")
-
-    got = []
-    with pytest.raises(ResponseFormatError, match="broken page"):
-        for page in prefetched(pages(), ahead=2):
-            got.append(page)
-    assert got == [0, 1, 2, 3, 4]
-
-
-def test_a_terminal_answer_fetched_ahead_keeps_the_pages_before_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sources.common.errors import QuotaExhaustedError
-    from sources.common.partial import STOPS, keep_until_failure
-
-    def pages() -> Iterator[int]:
-        yield from (1, 2)
-        raise QuotaExhaustedError("no requests left today", vendor="hubspot", endpoint="leads/list")
-
-    STOPS.reset()
-    assert list(prefetched(keep_until_failure(pages(), source="src", what="pages"), ahead=1)) == [1, 2]
-    assert [type(e) for e in STOPS.take("src")] == [QuotaExhaustedError]
-
-
-def test_leaving_early_stops_the_worker_and_closes_the_pages() -> None:
-    produced: list[int] = []
-    closed = threading.Event()
-
-    def pages() -> Iterator[int]:
-        try:
-            for n in itertools.count():
-                produced.append(n)
-                yield n
-        finally:
-            closed.set()
-
-    ahead = prefetched(pages(), ahead=2)
-    assert [next(ahead) for _ in range(3)] == [0, 1, 2]
-    ahead.close()
-    assert closed.wait(5)
-    assert len(produced) <= 3 + 2 + 1  # what was read, what was queued, the one in hand
