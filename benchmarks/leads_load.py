@@ -48,8 +48,8 @@ LOAD_WORKERS_ENV = "LOAD__WORKERS"
 # Settings of every dlt run here where the project sets none of its own (env or .dlt/config.toml): DuckDB's
 # buffer pool bounded (by default it grows to 80% of RAM; past the limit it spills to disk: 192MB cost the
 # 100,000-lead merge ~2.5 s, 256MB nothing measurable), inserts free to reorder rows (less memory, parallel),
-# and dlt's load jobs one at a time (on 2 cores parallel jobs only competed: less load time and ~60 MB less
-# peak at 100,000 leads).
+# and dlt's load jobs one at a time (on 2 cores parallel jobs only competed: no faster, ~40 MB more peak at
+# 100,000 leads).
 DUCKDB_SETTINGS = {"memory_limit": "256MB", "preserve_insertion_order": False}
 LOAD_WORKERS = 1
 # ...and arrow's buffers from the C allocator: pyarrow's default (mimalloc) kept ~90 MB of freed memory
@@ -139,10 +139,14 @@ def _dlt_args(tmp: str, name: str, base_url: str, **extra: Any) -> dict[str, Any
     }
 
 
-def run(leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = False) -> list[Figure]:
-    """`runs` timed loads of each kind over a world of about `leads` leads; figures per kind."""
+def run(
+    leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = False, append: bool = False
+) -> list[Figure]:
+    """`runs` timed loads of each kind over a world of about `leads` leads; figures per kind. `reload` adds
+    a merge over stored rows, `append` the same first load appended instead of merged (a measurement)."""
     dlt_results: list[dict[str, Any]] = []
     native_results: list[dict[str, Any]] = []
+    append_results: list[dict[str, Any]] = []
     env, settings_note = settings_env()
     with (
         tempfile.TemporaryDirectory(prefix="bench-leads-") as tmp,
@@ -168,6 +172,12 @@ def run(leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = Fa
             if reload:
                 _check("dlt re-load", result["reload"], expected)
             dlt_results.append(result)
+            if append:
+                appended = run_worker(
+                    "benchmarks.leads_runs", _dlt_args(tmp, f"append{i}", sandbox.base_url, append=True), env=env
+                )
+                _check("dlt append", appended, expected)
+                append_results.append(appended)
             workdir = Path(tmp) / f"native{i}"
             workdir.mkdir()
             native = run_worker(
@@ -176,8 +186,9 @@ def run(leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = Fa
             _check("native", native, expected)
             native_results.append(native)
             again = f", re-load {result['reload']['seconds']:.2f} s" if reload else ""
+            again += f", as append {append_results[-1]['seconds']:.2f} s" if append else ""
             echo(f"leads: run {i + 1}/{runs}: dlt {result['seconds']:.2f} s{again}, native {native['seconds']:.2f} s")
-    return _figures(expected, dlt_results, native_results, rendering, settings_note)
+    return _figures(expected, dlt_results, native_results, rendering, settings_note, append_results)
 
 
 def _minus(after: float | None, before: float | None) -> float | None:
@@ -195,6 +206,7 @@ def _figures(
     native: list[dict[str, Any]],
     rendering: float | None,
     settings_note: str,
+    appended: list[dict[str, Any]],
 ) -> list[Figure]:
     rows = sum(expected.values())
     bench = f"leads: {expected[LEADS]:,} leads = {rows:,} rows"
@@ -251,6 +263,18 @@ def _figures(
             ),
             Figure(bench, "re-load: wall", [a["seconds"] for a in again], "s"),
             Figure(bench, "re-load: load step", [a["steps"].get("load", 0.0) for a in again], "s"),
+        ]
+    if appended:
+        note = "not what the source does: append is not exactly-once across a crash"
+        figures += [
+            Figure(
+                bench,
+                "first load appended (measurement) share of native",
+                [100 * (rows / a["seconds"]) / n for a, n in zip(appended, native_rate, strict=True)],
+                "%",
+                note,
+            ),
+            Figure(bench, "first load appended: load step", [a["steps"].get("load", 0.0) for a in appended], "s"),
         ]
     return figures
 
