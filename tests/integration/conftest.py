@@ -68,18 +68,7 @@ def cli(warehouse: Warehouse, capsys: pytest.CaptureFixture[str]) -> Iterator[Ca
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """A real PostgreSQL server for the session; skipped locally when impossible, a failure in CI."""
-    import os
+    from tests.support.postgres import postgres_or_skip
 
-    from tests.support.postgres import PostgresUnavailable, postgres_server
-
-    server = postgres_server()
-    try:
-        dsn = server.__enter__()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs a PostgreSQL server: {exc}")
-        pytest.skip(f"no PostgreSQL server: {exc}")
-    try:
+    with postgres_or_skip() as dsn:
         yield dsn
-    finally:
-        server.__exit__(None, None, None)

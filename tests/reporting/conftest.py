@@ -7,7 +7,6 @@ The world: the shared test sandbox (today 2026-11-20, seed 42), every source fro
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,22 +100,13 @@ def world_env_vars(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
 def postgres_world(world_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The same world loaded into a real PostgreSQL server: its DSN. Skipped locally without a server,
     a failure in CI (`CI=true`)."""
-    from tests.support.postgres import PostgresUnavailable, postgres_server
+    from tests.support.postgres import postgres_or_skip
 
-    server = postgres_server()
-    try:
-        dsn = server.__enter__()
-    except PostgresUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI needs a PostgreSQL server: {exc}")
-        pytest.skip(f"no PostgreSQL server: {exc}")
-    try:
+    with postgres_or_skip() as dsn:
         root = tmp_path_factory.mktemp("reporting-postgres")
         env = {**world_env(world_server, root), "DESTINATION__POSTGRES__CREDENTIALS": dsn}
         load(env, "--destination", "postgres")
         yield dsn
-    finally:
-        server.__exit__(None, None, None)
 
 
 def readme_queries() -> dict[str, list[str]]:

@@ -73,3 +73,22 @@ def postgres_server() -> Iterator[str]:
             time.sleep(0.1)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def postgres_or_skip() -> Iterator[str]:
+    """`postgres_server()` for a fixture: skipped locally when no server can start, a failure in CI (`CI=true`),
+    where a skipped Postgres test would hide a broken destination."""
+    import pytest
+
+    server = postgres_server()
+    try:
+        dsn = server.__enter__()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI needs a PostgreSQL server: {exc}")
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    try:
+        yield dsn
+    finally:
+        server.__exit__(None, None, None)
