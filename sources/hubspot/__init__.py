@@ -22,7 +22,8 @@ from . import analytics, leads, settings
 from .client import analytics_client, leads_client
 
 
-@dlt.source(name=settings.ANALYTICS_SOURCE, max_table_nesting=0)
+# Nesting 1: a nested object a vendor adds to a row becomes child columns (`segment__id`); rows never hold lists.
+@dlt.source(name=settings.ANALYTICS_SOURCE, max_table_nesting=1)
 def hubspot_analytics(
     access_token: str = dlt.secrets.value,
     base_url: str = settings.BASE_URL,

@@ -114,10 +114,14 @@ def _is_scalar(value: Any) -> bool:
 
 
 def parse_row(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """One vendor row → `breakdown` + snake_cased scalar fields; nested values and nulls are skipped."""
+    """One vendor row → `breakdown` + snake_cased fields; nulls and lists are skipped.
+
+    A nested object is kept as it came: dlt flattens it into child columns (`segment` → `segment__id`), so a
+    vendor adding one loses nothing (issue 18, drift). Lists have no key to merge a child table on; skipped.
+    """
     row: dict[str, Any] = {"breakdown": str(raw.get("breakdown") or "")}
     for key, value in raw.items():
-        if key == "breakdown" or value is None or not _is_scalar(value):
+        if key == "breakdown" or value is None or not (_is_scalar(value) or isinstance(value, Mapping)):
             continue
         column = snake_case(key)
         if column in RESERVED_COLUMNS:

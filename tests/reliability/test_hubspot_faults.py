@@ -96,7 +96,14 @@ def test_transient_faults_are_retried_and_the_night_loads_exactly_a_clean_runs_r
     assert result.code == 0, result.out + result.err
     served = sum(int(part.split("count=")[1]) if "count=" in part else 1 for part in faults.split(";"))
     assert result.faults == served, f"{result.faults} faults served of {served}: {result.statuses}"
-    assert RUN_STATS.snapshot()["retries"].get("hubspot") == served
+    # A fault that damages a terminal answer (the 501 that asks for a narrower window) is not retried: the
+    # window is split. Which request meets which fault depends on the order of the concurrent drilldowns.
+    terminal = sum(
+        1
+        for entry in sandbox.request_log
+        if entry["status"] in (413, 501) and any("truncate" in fault for fault in entry["faults"])
+    )
+    assert RUN_STATS.snapshot()["retries"].get("hubspot") == served - terminal
     assert_same_warehouse(subject.tables(), clean_reference(reference_root, WORLD, FIRST_NIGHT))
 
 
@@ -215,12 +222,6 @@ def test_a_new_field_becomes_a_column_without_failure(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="sources/hubspot/analytics_parse.parse_row skips nested values: a nested object appearing in analytics "
-    "rows is dropped instead of becoming child columns (issue 18, scenario 4); needs a change in sources/hubspot",
-)
 def test_a_nested_object_appearing_becomes_child_columns(
     start_world: Start, warehouse: MakeWarehouse, reference_root: Path
 ) -> None:
@@ -283,12 +284,9 @@ def test_a_type_change_is_loaded_into_a_variant_column_and_named_in_the_run_summ
         **{f"hubspot_analytics_{r}": ["visits__v_text"] for r in ("totals", "sources", "blog_posts")},
     }
     assert_same_warehouse(fold_variants(tables), reference)
-    missing = [f"{name}.{c}" for name, columns in variants.items() for c in columns if c not in result.out]
-    if missing:
-        pytest.xfail(
-            f"the run summary does not name the variant columns {missing} (issue 18, scenario 4): "
-            "pipelines/report.py needs to list them"
-        )
+    summary_notes = [line for line in result.out.splitlines() if line.startswith("note: ")]
+    for name, columns in variants.items():
+        assert any(f"{name}.{c}" in line for c in columns for line in summary_notes), (name, result.out)
 
 
 def test_a_field_disappearing_changes_nothing_but_that_fields_values(

@@ -106,7 +106,7 @@ def test_parse_daily_tolerates_unknown_shapes(payload: object) -> None:
     assert parse_daily(payload) == []
 
 
-def test_parse_daily_skips_non_days_bad_rows_nested_and_nulls() -> None:
+def test_parse_daily_skips_non_days_bad_rows_lists_and_nulls_and_keeps_nested_objects() -> None:
     payload = {
         "totals": [{"visits": 99}],
         "2026-02-30": [{"visits": 1}],  # impossible day
@@ -122,6 +122,7 @@ def test_parse_daily_skips_non_days_bad_rows_nested_and_nulls() -> None:
             "d2": "",
             "breakdown": "",
             "visits": 2,
+            "extra": {"nested": 1},  # dlt flattens it into `extra__nested`
             "title": "Home",
         }
     ]
