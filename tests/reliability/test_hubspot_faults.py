@@ -8,8 +8,6 @@ retries: that night fails with one clear line per source, the next one completes
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,10 +24,14 @@ from tests.reliability.harness import (
     Table,
     Warehouse,
     World,
+    assert_one_error_line_per_source,
     assert_same_warehouse,
     clean_reference,
     diff,
+    drifted_columns,
     run_night,
+    unprefixed,
+    without_columns,
 )
 
 WORLD = World.hard()
@@ -45,14 +47,6 @@ MakeWarehouse = Callable[[str], Warehouse]
 
 def analytics_only(tables: dict[str, Table]) -> dict[str, Table]:
     return {name: table for name, table in tables.items() if name.startswith("hubspot_analytics_")}
-
-
-def assert_one_clear_line_per_failed_source(result_err: str, sources: tuple[str, ...], *needles: str) -> None:
-    lines = [line for line in result_err.splitlines() if line.startswith("error: ")]
-    assert sorted(line.split(":")[1].strip() for line in lines) == sorted(sources), result_err
-    for line in lines:
-        assert all(needle in line for needle in needles), line
-    assert "Traceback" not in result_err
 
 
 # --- 1. transient faults: retried, the data complete ------------------------------------------------------
@@ -126,7 +120,7 @@ def test_faults_that_outlast_the_retries_fail_with_one_clear_line_and_the_next_n
     subject = warehouse("subject")
     failed = run_night(subject, sandbox, WORLD, Night(FIRST_NIGHT, faults=faults))
     assert failed.code == 1, failed.out + failed.err
-    assert_one_clear_line_per_failed_source(failed.err, HUBSPOT, *words)
+    assert_one_error_line_per_source(failed, HUBSPOT, *words)
     assert failed.requests > 0 and failed.faults == failed.requests
     done = run_night(subject, sandbox, WORLD, Night(SECOND_NIGHT, frozen=True))
     assert done.code == 0, done.out + done.err
@@ -162,7 +156,7 @@ def test_one_api_down_for_a_night_the_other_loads_and_the_next_night_catches_up_
     subject = warehouse("subject")
     night = run_night(subject, sandbox, WORLD, Night(FIRST_NIGHT, faults=f"{down}:status=503"))
     assert night.code == 1, night.out + night.err
-    assert_one_clear_line_per_failed_source(night.err, (down,), "503")
+    assert_one_error_line_per_source(night, (down,), "503")
     up = next(source for source in HUBSPOT if source != down)
     assert f"{up}: ok" in night.out
     loaded = subject.tables()
@@ -178,18 +172,6 @@ def test_one_api_down_for_a_night_the_other_loads_and_the_next_night_catches_up_
 
 
 # --- 4. schema drift ----------------------------------------------------------------------------------------
-
-
-def drifted_columns(subject: dict[str, Table], reference: dict[str, Table]) -> dict[str, set[str]]:
-    return {
-        name: set(table.columns) - set(reference[name].columns)
-        for name, table in subject.items()
-        if name in reference and set(table.columns) - set(reference[name].columns)
-    }
-
-
-def without_columns(tables: dict[str, Table], columns: dict[str, set[str]]) -> dict[str, Table]:
-    return {name: table.without(sorted(columns.get(name, ()))) for name, table in tables.items()}
 
 
 def drifted_night(
@@ -246,29 +228,6 @@ def clean_then_drifted(
     return result, subject.tables(), clean_reference(reference_root, WORLD, SECOND_NIGHT)
 
 
-def _number(text: str) -> int | float:
-    """The number a drifted text spells ("L-1000123" -> 1000123, "~17" -> 17)."""
-    digits = re.sub(r"^[^\d]*", "", text)
-    return int(digits) if digits.isdigit() else float(digits)
-
-
-def fold_variants(tables: dict[str, Table]) -> dict[str, Table]:
-    """Put values that dlt loaded into a variant column (`x__v_text`) back into `x`, as the number they spell."""
-    folded = {}
-    for name, table in tables.items():
-        variants = [c for c in table.columns if "__v_" in c and c.split("__v_")[0] in table.columns]
-        pairs = [(table.columns.index(v.split("__v_")[0]), table.columns.index(v)) for v in variants]
-        rows: Counter[tuple[object, ...]] = Counter()
-        for row, n in table.rows.items():
-            values = list(row)
-            for base, variant in pairs:
-                if values[base] is None and values[variant] is not None:
-                    values[base] = _number(values[variant])
-            rows[tuple(values)] += n
-        folded[name] = Table(table.columns, rows).without(variants)
-    return folded
-
-
 def test_a_type_change_is_loaded_into_a_variant_column_and_named_in_the_run_summary(
     start_world: Start, warehouse: MakeWarehouse, reference_root: Path
 ) -> None:
@@ -283,7 +242,7 @@ def test_a_type_change_is_loaded_into_a_variant_column_and_named_in_the_run_summ
         "hubspot_leads": ["analytics_details__lead_id__v_text", "lead_id__v_text"],
         **{f"hubspot_analytics_{r}": ["visits__v_text"] for r in ("totals", "sources", "blog_posts")},
     }
-    assert_same_warehouse(fold_variants(tables), reference)
+    assert_same_warehouse(unprefixed(tables, "L-", "~"), reference)
     summary_notes = [line for line in result.out.splitlines() if line.startswith("note: ")]
     for name, columns in variants.items():
         assert any(f"{name}.{c}" in line for c in columns for line in summary_notes), (name, result.out)
