@@ -18,7 +18,7 @@ import orjson
 import pendulum
 
 from sources.common.errors import ResponseFormatError
-from sources.common.naming import snake_case
+from sources.common.naming import extra_columns, snake_case
 from sources.common.windows import DateWindow
 
 from . import settings
@@ -108,11 +108,7 @@ def conversion_row(record: Mapping[str, Any]) -> Row:
         "conversion_meta__id": _text(meta.get("id")),
         DAY: stamp.date(),
     }
-    for key, value in record.items():  # fields the document does not list: kept, never part of the key
-        column = snake_case(key)
-        if key not in (META, "timestamp") and column not in _RESERVED and isinstance(value, str | int | float | bool):
-            row[column] = value
-    return row
+    return row | extra_columns(record, (META, "timestamp"), _RESERVED)  # kept, never part of the key
 
 
 def _identity(row: Mapping[str, Any]) -> tuple[Any, ...]:

@@ -6,7 +6,9 @@ digits) and the same field lands in two columns depending on which path loaded i
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from functools import lru_cache
+from typing import Any
 
 from dlt.common.normalizers.naming.snake_case import NamingConvention
 
@@ -24,3 +26,14 @@ def column_name(raw_key: str, prefix: str = "") -> str:
     """The column dlt would name for `raw_key` nested under `prefix` (already a column path)."""
     name = snake_case(raw_key)
     return _NAMING.make_path(prefix, name) if prefix else name
+
+
+def extra_columns(record: Mapping[str, Any], known: Collection[str], taken: Collection[str]) -> dict[str, Any]:
+    """The scalar fields of `record` its document does not list (`known`), named as dlt would and never over a
+    column in `taken`: a field a vendor adds lands in a new column instead of being dropped (schema drift)."""
+    extra: dict[str, Any] = {}
+    for key, value in record.items():
+        column = snake_case(key)
+        if key not in known and column not in taken and isinstance(value, str | int | float | bool):
+            extra[column] = value
+    return extra

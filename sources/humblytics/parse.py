@@ -1,17 +1,21 @@
 """The assumed Humblytics response shapes, in one place (facts.md, "Assumed Humblytics response shapes").
 
 The document publishes no response bodies, so every shape here is the project's working contract: parse
-tolerantly (unknown keys are ignored, a missing optional field becomes NULL, a list that is not a list is
-empty) so a recorded real response can correct an assumption here without touching the resources.
+tolerantly (a missing optional field becomes NULL, a list that is not a list is empty) so a recorded real
+response can correct an assumption here without touching the resources. Drift is kept, not dropped: an unknown
+scalar field of a row's own entry becomes a column, and a number that arrives as text no parser reads stays
+that text (dlt loads it into a variant column) instead of turning NULL.
 No HTTP and no dlt: pure functions on decoded JSON.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from sources.common.naming import extra_columns
 
 UNKNOWN = "unknown"  # the document: "Null or missing values are returned as "unknown""
 # traffic/breakdown `data` keys, in the order rows are emitted (facts.md).
@@ -21,6 +25,8 @@ UTM_PARTS = ("source", "medium", "campaign")
 UTM_JOIN = " / "
 
 Row = dict[str, Any]
+# Columns the resources add to every row: a vendor field of the same name never overwrites them.
+RESERVED = frozenset({"date", "_loaded_at", "may_be_truncated"})
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,17 @@ def ratio(value: Any) -> float | None:
     return None
 
 
+def metric(value: Any, parse: Callable[[Any], Any]) -> Any:
+    """`parse(value)`, or the raw text when it is no number: a field whose type the vendor changed lands in a
+    variant column (`sessions__v_text`) rather than silently becoming NULL."""
+    parsed = parse(value)
+    return value if parsed is None and isinstance(value, str) and value.strip() else parsed
+
+
+def _with_extras(row: Row, raw: Mapping[str, Any], known: Iterable[str]) -> Row:
+    return row | extra_columns(raw, frozenset(known), RESERVED | row.keys())
+
+
 def text(value: Any) -> str:
     """A segment value; null or empty is the vendor's own "unknown" (the document, traffic breakdown)."""
     if value is None or (isinstance(value, str) and not value.strip()):
@@ -143,13 +160,12 @@ def parse_trends(data: Any) -> list[Row]:
         bucket = parse_instant(raw.get("bucket"))
         if bucket is None:
             continue
-        rows.append(
-            {
-                "bucket": bucket,
-                "pageviews": count(raw.get("pageviews")),
-                "unique_visitors": count(raw.get("unique_visitors")),
-            }
-        )
+        row = {
+            "bucket": bucket,
+            "pageviews": metric(raw.get("pageviews"), count),
+            "unique_visitors": metric(raw.get("unique_visitors"), count),
+        }
+        rows.append(_with_extras(row, raw, row))
     return rows
 
 
@@ -177,8 +193,12 @@ def parse_traffic_breakdown(data: Any, limit: int) -> list[Row]:
                 }
             else:
                 row |= {"value": text(raw.get("value")), "utm_source": None, "utm_medium": None, "utm_campaign": None}
-            row |= {"sessions": count(raw.get("sessions")), "share": ratio(raw.get("share")), "may_be_truncated": cut}
-            rows.append(row)
+            row |= {
+                "sessions": metric(raw.get("sessions"), count),
+                "share": metric(raw.get("share"), ratio),
+                "may_be_truncated": cut,
+            }
+            rows.append(_with_extras(row, raw, (*UTM_PARTS, *row)))
     return rows
 
 
@@ -197,17 +217,16 @@ def parse_page_breakdown(data: Any, kind: Kind, limit: int) -> list[Row]:
         items = _objects(page.get(kind.items))
         cut = pages_cut or len(items) >= limit
         for raw in items:
-            rows.append(
-                {
-                    "page": name,
-                    kind.item: text(raw.get(kind.item)),
-                    kind.count: count(raw.get(kind.count)),
-                    kind.unique: count(raw.get(kind.unique)),
-                    f"page_{kind.count}": count(page.get(kind.count)),
-                    f"page_{kind.unique}": count(page.get(kind.unique)),
-                    "may_be_truncated": cut,
-                }
-            )
+            row = {
+                "page": name,
+                kind.item: text(raw.get(kind.item)),
+                kind.count: metric(raw.get(kind.count), count),
+                kind.unique: metric(raw.get(kind.unique), count),
+                f"page_{kind.count}": metric(page.get(kind.count), count),
+                f"page_{kind.unique}": metric(page.get(kind.unique), count),
+                "may_be_truncated": cut,
+            }
+            rows.append(_with_extras(row, raw, row))  # the item's own fields; the page's unknown ones are not kept
     return rows
 
 
@@ -224,14 +243,15 @@ def parse_details(data: Any, kind: Kind, page: str, limit: int) -> list[Row]:
     """
     items = _objects(_mapping(data).get(kind.items))
     cut = len(items) >= limit
-    return [
-        {
+    rows = []
+    for raw in items:
+        row = {
             "page": page,
             kind.item: text(raw.get(kind.item)),
-            kind.count: count(raw.get(kind.count)),
-            kind.unique: count(raw.get(kind.unique)),
-            "share": ratio(raw.get("share")),
+            kind.count: metric(raw.get(kind.count), count),
+            kind.unique: metric(raw.get(kind.unique), count),
+            "share": metric(raw.get("share"), ratio),
             "may_be_truncated": cut,
         }
-        for raw in items
-    ]
+        rows.append(_with_extras(row, raw, row))
+    return rows

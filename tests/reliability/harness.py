@@ -313,3 +313,143 @@ def clean_reference(
         finally:
             sandbox.stop()
     return _REFERENCES[key]
+
+
+# --- shared scenario code (AttributionHub, Humblytics; usable by any source selection) ----------------------
+
+
+def tables_of(tables: Mapping[str, Table], sources: Sequence[str]) -> dict[str, Table]:
+    """The tables that ``sources`` load (every source's tables start with its name)."""
+    return {name: table for name, table in tables.items() if name.startswith(tuple(sources))}
+
+
+def faults_in(spec: str) -> int:
+    """How many requests a spec of `count=`/`nth=` rules fires on (each rule must be bounded)."""
+    total = 0
+    for rule in filter(None, spec.split(";")):
+        options = dict(item.partition("=")[::2] for item in rule.split(":", 1)[1].split(","))
+        assert "count" in options or "nth" in options, f"unbounded rule {rule!r}"
+        total += int(options.get("count", 1))
+    return total
+
+
+def assert_one_error_line_per_source(result: RunResult, sources: Sequence[str], *needles: str) -> None:
+    """One `error: <source>: ...` line per failed source, each naming ``needles``, and no traceback."""
+    named = sorted(line.split(":")[1].strip() for line in result.error_lines)
+    assert named == sorted(sources), result.err[-3000:]
+    for line in result.error_lines:
+        assert all(needle in line for needle in needles), line
+    assert "Traceback" not in result.out + result.err
+
+
+def drifted_columns(subject: Mapping[str, Table], reference: Mapping[str, Table]) -> dict[str, set[str]]:
+    """Per table, the columns the subject has and the reference has not."""
+    extra = {name: set(t.columns) - set(reference[name].columns) for name, t in subject.items() if name in reference}
+    return {name: columns for name, columns in extra.items() if columns}
+
+
+def without_columns(tables: Mapping[str, Table], columns: Mapping[str, set[str]]) -> dict[str, Table]:
+    return {name: table.without(sorted(columns.get(name, ()))) for name, table in tables.items()}
+
+
+def variant_columns(tables: Mapping[str, Table]) -> dict[str, set[str]]:
+    """Per table, the variant columns dlt made for values of another type (`visits__v_text`)."""
+    found = {name: {c for c in t.columns if "__v_" in c} for name, t in tables.items()}
+    return {name: columns for name, columns in found.items() if columns}
+
+
+def unprefixed(tables: Mapping[str, Table], *prefixes: str) -> dict[str, Table]:
+    """Fold each variant column back into its base column, as the value with the first matching of
+    ``prefixes`` removed (typed like the base column's other values), and drop the variant columns: what a
+    clean run would hold."""
+    folded = {}
+    for name, table in tables.items():
+        variants = [c for c in table.columns if "__v_" in c and c.split("__v_")[0] in table.columns]
+        pairs = [(table.columns.index(v.split("__v_")[0]), table.columns.index(v)) for v in variants]
+        rows: Counter[tuple[Any, ...]] = Counter()
+        for row, n in table.rows.items():
+            values = list(row)
+            for base, variant in pairs:
+                if values[base] is None and values[variant] is not None:
+                    text = str(values[variant])
+                    text = next((text.removeprefix(p) for p in prefixes if text.startswith(p)), text)
+                    values[base] = float(text) if "." in text else int(text)
+            rows[tuple(values)] += n
+        folded[name] = Table(table.columns, rows).without(variants)
+    return folded
+
+
+@dataclass(frozen=True)
+class AsRead:
+    """Tables whose days keep changing at the vendor long after they happened (an AttributionHub insights
+    snapshot counts the day's visitors who convert weeks later), while the nightly re-reads only
+    ``lookback_days``: older days hold the numbers as read, by design (README, Reliability). Compared in
+    full from the lookback on; older rows by their ``key`` only (no gap, no duplicate)."""
+
+    tables: tuple[str, ...]
+    day: str  # the column that dates a row
+    key: tuple[str, ...]
+    lookback_days: int = 3
+
+    def reduce(self, tables: Mapping[str, Table], night: pendulum.Date) -> dict[str, Table]:
+        since = night.subtract(days=self.lookback_days + 1)
+        return {name: self._reduce(t, since) if name in self.tables else t for name, t in tables.items()}
+
+    def _reduce(self, table: Table, since: pendulum.Date) -> Table:
+        day, keep = table.columns.index(self.day), [table.columns.index(c) for c in self.key]
+        rows: Counter[tuple[Any, ...]] = Counter()
+        for row, n in table.rows.items():
+            if row[day] >= since:
+                rows[row] += n
+            else:
+                rows[tuple(v if i in keep else None for i, v in enumerate(row))] = 1
+        return Table(table.columns, rows)
+
+
+@dataclass
+class Scenario:
+    """One reliability scenario's setting: the world, the sources of every night, their settings, and where
+    clean references live; `night()` runs a night of the subject, `reference()` a clean run to compare with."""
+
+    world: World
+    sources: tuple[str, ...]
+    settings: Mapping[str, str]
+    reference_root: Path
+    as_read: AsRead | None = None
+
+    def night(self, subject: Warehouse, sandbox: SandboxServer, night: Night) -> RunResult:
+        return run_night(subject, sandbox, self.world, night, sources=self.sources, settings=self.settings)
+
+    def reference(self, day: pendulum.Date, world: World | None = None) -> dict[str, Table]:
+        """One clean nightly of every source on ``day`` (``world``: the same data under other limits)."""
+        return clean_reference(self.reference_root, world or self.world, day, self.sources, self.settings)
+
+    def assert_equals_clean_run(self, subject: Warehouse, day: pendulum.Date, world: World | None = None) -> None:
+        """The yardstick after the night of ``day``."""
+        assert_same_warehouse(*self.comparable(subject, day, world))
+
+    def comparable(
+        self, subject: Warehouse, day: pendulum.Date, world: World | None = None
+    ) -> tuple[dict[str, Table], dict[str, Table]]:
+        """The subject's tables and a clean run's on ``day``, `as_read` tables reduced as it says."""
+        mine, clean = subject.tables(), self.reference(day, world)
+        if self.as_read is None:
+            return mine, clean
+        return self.as_read.reduce(mine, day), self.as_read.reduce(clean, day)
+
+    def failed_then_completed(
+        self, subject: Warehouse, sandbox: SandboxServer, faults: str, failing: Sequence[str], *needles: str
+    ) -> RunResult:
+        """Night 1 under ``faults`` that outlast the retries: exit 1, one clear line per ``failing`` source,
+        every other source exactly a clean run's rows; night 2 (no faults, clock still) exits 0 and the
+        warehouse equals one clean run on night 2. Returns night 1's result."""
+        failed = self.night(subject, sandbox, Night(FIRST_NIGHT, faults=faults, frozen=True))
+        assert failed.code == 1, failed.out + failed.err
+        assert_one_error_line_per_source(failed, failing, *needles)
+        up = [source for source in self.sources if source not in failing]
+        if up:
+            assert_same_warehouse(tables_of(subject.tables(), up), tables_of(self.reference(FIRST_NIGHT), up))
+        done = self.night(subject, sandbox, Night(FIRST_NIGHT.add(days=1), frozen=True))
+        assert done.code == 0, done.out + done.err
+        self.assert_equals_clean_run(subject, FIRST_NIGHT.add(days=1))
+        return failed

@@ -73,7 +73,7 @@ def test_trends_skip_entries_without_a_bucket() -> None:
         ]
     )
     assert rows == [
-        {"bucket": dt.datetime(2026, 11, 10, tzinfo=dt.UTC), "pageviews": 5, "unique_visitors": 2},
+        {"bucket": dt.datetime(2026, 11, 10, tzinfo=dt.UTC), "pageviews": 5, "unique_visitors": 2, "new_metric": 1},
         {"bucket": dt.datetime(2026, 11, 11, tzinfo=dt.UTC), "pageviews": None, "unique_visitors": None},
     ]
     assert parse_trends({"not": "a list"}) == []
