@@ -6,7 +6,9 @@ source's `pipeline.run`:
 - `extract`: after the first item left a resource (the extract is half done, nothing committed);
 - `normalize`: after the normalizer wrote its files, before the package is committed;
 - `load`: after the first load jobs completed, before the package is marked loaded in `_dlt_loads`.
-Unset (always, outside tests), nothing is installed.
+Unset (always, outside tests), nothing is installed. Sources extract side by side (pipelines/runner.py): the
+extract point is a step of that source's own resources, and the normalize and load points (patches of dlt's
+classes) fire only inside that source's `counting_for` context, never in another source's normalize or load.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 from dlt.extract import DltSource
 from dlt.load.load import Load
 from dlt.normalize.normalize import Normalize
+
+from sources.common.stats import current_source
 
 ENV = "MARKETING_ELT_TEST_CRASH_AT"
 STAGES = ("extract", "normalize", "load")
@@ -35,22 +39,30 @@ def target(source: str) -> tuple[str, signal.Signals] | None:
 
 
 @contextmanager
-def armed(source: DltSource, name: str) -> Iterator[None]:
-    """Install the crash point asked for `name` around one `pipeline.run` of `source`."""
+def armed_extract(source: DltSource, name: str) -> Iterator[None]:
+    """Install the extract crash point asked for `name` on the resources of `source`."""
     wanted = target(name)
-    if wanted is None:
+    if wanted is not None and wanted[0] == "extract":
+        fire = _once(wanted[1])
+        for resource in source.resources.values():
+            resource.add_map(lambda item: (fire(), item)[1])
+    yield
+
+
+@contextmanager
+def armed_load(name: str) -> Iterator[None]:
+    """Install the normalize or load crash point asked for `name` around that source's normalize and load."""
+    wanted = target(name)
+    if wanted is None or wanted[0] == "extract":
         yield
         return
     stage, sig = wanted
     fire = _once(sig)
     with ExitStack() as stack:
-        if stage == "extract":
-            for resource in source.resources.values():
-                resource.add_map(lambda item: (fire(), item)[1])
-        elif stage == "normalize":
-            stack.enter_context(_wrap(Normalize, "spool_files", _after_map(fire)))
+        if stage == "normalize":
+            stack.enter_context(_wrap(Normalize, "spool_files", _after_map(fire), name))
         else:
-            stack.enter_context(_wrap(Load, "complete_jobs", _after_finalized(fire)))
+            stack.enter_context(_wrap(Load, "complete_jobs", _after_finalized(fire), name))
         yield
 
 
@@ -88,10 +100,13 @@ def _after_finalized(fire: Callable[[], None]) -> Callable[..., Any]:
 
 
 @contextmanager
-def _wrap(owner: type, attr: str, wrapper: Callable[..., Any]) -> Iterator[None]:
+def _wrap(owner: type, attr: str, wrapper: Callable[..., Any], name: str) -> Iterator[None]:
+    """Patch `owner.attr` for the block; the patch acts only in the work of source `name`."""
     original = getattr(owner, attr)
 
     def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_source() != name:
+            return original(self, *args, **kwargs)
         return wrapper(original, self, *args, **kwargs)
 
     setattr(owner, attr, patched)

@@ -1,11 +1,14 @@
 """Run progress: a live view on a terminal, one line per source and stage otherwise (cron, CI, logs).
 
 dlt's own log collector prints two framed blocks per stage, which buries the summary in a cron mail; the
-line form says what each stage did and how long it took, and nothing else.
+line form says what each stage did and how long it took, and nothing else. Sources extract side by side
+(pipelines/runner.py), each with its own collector: lines are written whole, one at a time, so they interleave
+by line, never within one; each names its source.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
 from typing import Any, TextIO
@@ -14,6 +17,7 @@ import dlt
 from dlt.common.runtime.collector_base import Collector
 
 _TALLIES = frozenset({"Resources", "Files", "Jobs"})  # dlt's counters of work units, not of rows
+_WRITING = threading.Lock()  # one line at a time from the sources' threads
 
 
 class StageLines(Collector):
@@ -51,7 +55,8 @@ class StageLines(Collector):
             line = f"{self.step}: {self.counters['Jobs']} load jobs {elapsed}"
         else:
             return  # dlt's own bookkeeping stage (the pipeline state), nothing a reader needs
-        print(line, file=self.stream, flush=True)
+        with _WRITING:
+            print(line, file=self.stream, flush=True)
 
 
 def progress_for(stream: TextIO) -> Any:

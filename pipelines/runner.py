@@ -1,33 +1,44 @@
 """Run sources into the warehouse, one dlt pipeline per source, and report what happened.
 
 One pipeline per source keeps state, failures and retries independent: a vendor that is down (or an
-exhausted quota) fails its own source while the others load. Each source, in order:
-1. reconcile its local state with the warehouse (sync.py), 2. finish what an interrupted run left,
-3. restart resources whose tables are gone, 4. extract, normalize and load what was asked,
-5. record the outcome in the run ledger. Ctrl-C stops the whole run: no further source starts.
+exhausted quota) fails its own source while the others load. Each source: 1. reconcile its local state with
+the warehouse (sync.py), 2. finish what an interrupted run left, 3. restart resources whose tables are gone,
+4. extract, 5. normalize and load, 6. record the outcome in the run ledger.
+
+Extraction is bound by vendor latency, not CPU (issue 19), so by default (`[marketing_elt] parallel_sources`)
+the sources extract side by side in worker threads, each into its own pipeline, with the vendors' shared
+rate limiters kept; every step that touches the warehouse (1-3, 5, 6) runs on the runner's thread, one
+source at a time, because DuckDB is a single-writer file. Ctrl-C stops the whole run: every source still
+extracting stops at its next item, no further source starts, what was loaded stays.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
+import signal
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import dlt
 import pendulum
 from dlt.common.configuration.exceptions import ConfigurationException
+from dlt.common.runtime import signals
 from dlt.sources import DltSource
 
 from sources.common import clock
 from sources.common.errors import ConfigError, MarketingEltError
 from sources.common.partial import STOPS
-from sources.common.stats import RUN_STATS
+from sources.common.stats import RUN_STATS, counting_for
 
-from . import crashpoints, ledger, sync
+from . import crashpoints, drift, ledger, sync
 from .failures import MarketingEltBug, describe_config_exception, describe_failure, find_cause, one_line
 from .progress import progress_for
 from .registry import SourceSpec
@@ -117,24 +128,48 @@ def prepare(specs: list[SourceSpec], backfill: DateRange | None = None) -> list[
     return prepared
 
 
+def parallel_sources() -> bool:
+    """`[marketing_elt] parallel_sources` (default true): extract the selected sources side by side."""
+    value: Any = dlt.config.get("marketing_elt.parallel_sources")
+    if value is None or isinstance(value, bool):
+        return value is not False
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+        return text in ("true", "1", "yes", "on")
+    raise ConfigError(
+        f"parallel_sources must be true or false, got {value!r}: fix MARKETING_ELT__PARALLEL_SOURCES "
+        "or [marketing_elt] parallel_sources."
+    )
+
+
 def run_sources(
     prepared: list[tuple[SourceSpec, DltSource]],
     *,
     destination: str = "duckdb",
     show_progress: bool = False,
     context: RunContext | None = None,
+    parallel: bool | None = None,
 ) -> RunReport:
-    """Run each source in turn; a failing source is reported and the others still run; Ctrl-C stops all."""
+    """Run every source; a failing source is reported and the others still run; Ctrl-C stops all.
+
+    `parallel` (default: the `parallel_sources` setting) extracts the sources side by side, in threads;
+    otherwise one after another. Results are listed in the order of `prepared` either way.
+    """
+    parallel = parallel_sources() if parallel is None else parallel
     RUN_STATS.reset()
     STOPS.reset()
+    signals.set_received_signal(0)
     context = context or RunContext(command="marketing-elt")
     started = time.monotonic()
-    results: list[SourceResult] = []
-    for spec, source in prepared:
-        result = _run_one(spec, source, destination, show_progress, context)
-        results.append(result)
-        if result.interrupted_by is not None:
-            break
+    runs = [SourceRun(spec, source, destination, context, show_progress) for spec, source in prepared]
+    try:
+        if parallel and len(runs) > 1:
+            _side_by_side(runs)
+        else:
+            _one_after_another(runs)
+    finally:
+        signals.set_received_signal(0)  # dlt's process-wide flag, set to stop extract threads
+    results = [run.result for run in runs if run.started]
     report = RunReport(results, RUN_STATS.snapshot(), time.monotonic() - started)
     if any(r.ok or r.rows for r in results):
         # Once per run, after every source: the views read across sources. A failed refresh is a note.
@@ -144,57 +179,172 @@ def run_sources(
     return report
 
 
-def _run_one(
-    spec: SourceSpec, source: DltSource, destination: str, show_progress: bool, context: RunContext
-) -> SourceResult:
-    started_at, started = clock.now(), time.monotonic()
-    before = RUN_STATS.snapshot()
-    result = SourceResult(spec.name, False)
-    progress = progress_for(sys.stderr) if show_progress else None
-    pipeline = make_pipeline(spec.name, destination, progress=progress)
-    try:
-        result.notes += sync.reconcile(pipeline, spec)
-        finished = sync.finish_pending(pipeline)
-        if finished:
-            result.recovered = loaded_rows(pipeline, finished)
-            result.notes.append(
-                f"{spec.name}: first finished the load package {', '.join(finished)} left by an interrupted run "
-                f"({sum(result.recovered.values())} rows), then ran what was asked."
-            )
-        result.notes += sync.reset_missing_tables(pipeline, spec)
-        if context.backfill is None:
-            result.notes += sync.start_date_notes(pipeline, spec)
-        with crashpoints.armed(source, spec.name):
-            info = pipeline.run(source, loader_file_format=LOADER_FILE_FORMAT[destination])  # type: ignore[arg-type]
-        result.rows = loaded_rows(pipeline, info.loads_ids)
-        stops = STOPS.take(spec.name)
-        if stops:
-            result.error = " ".join(f"{spec.name}: {stop}" for stop in stops)
-            arrived = sum(result.rows.values())
-            if arrived:
-                result.error += (
-                    f" The {arrived} rows that arrived before were loaded; the next run continues from there."
+class SourceRun:
+    """One source's part of a run, in steps the runner can put on different threads.
+
+    `begin` (warehouse: reconcile, finish what an interrupted run left, reset lost tables), `extract` (vendor
+    requests only: may run in a worker thread beside other sources), `load` (normalize and load into the
+    warehouse), `finish` (the ledger row). The warehouse steps of all sources run on the runner's thread, one
+    at a time: DuckDB is a single-writer file. A step that fails records why and the later steps do nothing.
+    """
+
+    def __init__(
+        self, spec: SourceSpec, source: DltSource, destination: str, context: RunContext, show_progress: bool
+    ) -> None:
+        self.spec, self.source, self.destination, self.context = spec, source, destination, context
+        self.show_progress = show_progress
+        self.result = SourceResult(spec.name, False)
+        self.started = False
+        self.failed = False  # a step raised: the later ones are skipped
+        self.finished = False
+        self.pipeline: dlt.Pipeline | None = None
+        self._started_at = clock.now()
+        self._started = 0.0
+
+    def begin(self) -> None:
+        self.started, self._started_at, self._started = True, clock.now(), time.monotonic()
+        progress = progress_for(sys.stderr) if self.show_progress else None
+        with self._step():
+            self.pipeline = pipeline = make_pipeline(self.spec.name, self.destination, progress=progress)
+            result, spec = self.result, self.spec
+            result.notes += sync.reconcile(pipeline, spec)
+            finished = sync.finish_pending(pipeline)
+            if finished:
+                result.recovered = loaded_rows(pipeline, finished)
+                result.notes.append(
+                    f"{spec.name}: first finished the load package {', '.join(finished)} left by an interrupted "
+                    f"run ({sum(result.recovered.values())} rows), then ran what was asked."
                 )
-        else:
-            result.ok = True
-    except KeyboardInterrupt as exc:
-        result.interrupted_by, result.error = _interrupted(spec, exc)
-    except Exception as exc:  # one sentence for the user; the traceback only at DEBUG
-        interrupt = find_cause(exc, KeyboardInterrupt)
-        if interrupt is not None:
-            result.interrupted_by, result.error = _interrupted(spec, interrupt)
-        else:
-            log.debug("%s failed", spec.name, exc_info=True)
-            result.error = describe_failure(spec.name, exc)
-    finally:
-        STOPS.take(spec.name)
-        result.elapsed_s = time.monotonic() - started
-        _record(pipeline, destination, context, result, started_at, before, spec.vendor)
-    return result
+            result.notes += sync.reset_missing_tables(pipeline, spec)
+            if self.context.backfill is None:
+                result.notes += sync.start_date_notes(pipeline, spec)
+            if pipeline.config.restore_from_destination:
+                pipeline.sync_destination()  # what `pipeline.run` does before extracting
+
+    def extract(self) -> None:
+        """The vendor requests: safe on a worker thread (dlt's contexts are per thread; the pipeline is this
+        source's own)."""
+        if self.failed or self.pipeline is None:
+            return
+        with self._step(), crashpoints.armed_extract(self.source, self.spec.name):
+            self.pipeline.extract(self.source, loader_file_format=LOADER_FILE_FORMAT[self.destination])  # type: ignore[arg-type]
+
+    def load(self) -> None:
+        if self.failed or self.pipeline is None:
+            return
+        pipeline, spec, result = self.pipeline, self.spec, self.result
+        with self._step(), crashpoints.armed_load(spec.name):
+            pipeline.normalize()
+            info = pipeline.load()
+            load_ids = info.loads_ids if info else []
+            result.rows = loaded_rows(pipeline, load_ids)
+            updates = [package.schema_update for package in info.load_packages] if info else []
+            variants = drift.variant_note(spec.name, pipeline, load_ids, updates)
+            if variants:
+                result.notes.append(variants)
+            stops = STOPS.take(spec.name)
+            if stops:
+                result.error = " ".join(f"{spec.name}: {stop}" for stop in stops)
+                arrived = sum(result.rows.values())
+                if arrived:
+                    result.error += (
+                        f" The {arrived} rows that arrived before were loaded; the next run continues from there."
+                    )
+            else:
+                result.ok = True
+
+    def interrupt(self, code: int) -> None:
+        """Stopped by a signal before it finished (Ctrl-C elsewhere in the run)."""
+        if not self.finished and self.result.interrupted_by is None and not (self.failed and self.result.error):
+            self.result.ok, self.failed = False, True
+            self.result.interrupted_by, self.result.error = _interrupted(self.spec, code)
+
+    def finish(self) -> None:
+        """Close the source's part: elapsed time and the ledger row (always, whatever the outcome)."""
+        if self.finished:
+            return
+        self.finished = True
+        STOPS.take(self.spec.name)
+        self.result.elapsed_s = time.monotonic() - self._started
+        if self.pipeline is not None:
+            with counting_for(self.spec.name):
+                _record(self.pipeline, self.destination, self.context, self.result, self._started_at)
+
+    @contextmanager
+    def _step(self) -> Iterator[None]:
+        """Count what the step does for this source, and turn its failure into the source's one sentence."""
+        try:
+            with counting_for(self.spec.name):
+                yield
+        except KeyboardInterrupt as exc:
+            self.failed = True
+            self.result.ok = False
+            self.result.interrupted_by, self.result.error = _interrupted(self.spec, _signal_code(exc))
+            raise
+        except Exception as exc:  # one sentence for the user; the traceback only at DEBUG
+            self.failed = True
+            self.result.ok = False
+            interrupt = find_cause(exc, KeyboardInterrupt)
+            if interrupt is not None:
+                self.result.interrupted_by, self.result.error = _interrupted(self.spec, _signal_code(interrupt))
+                raise interrupt from None
+            log.debug("%s failed", self.spec.name, exc_info=True)
+            self.result.error = describe_failure(self.spec.name, exc)
 
 
-def _interrupted(spec: SourceSpec, exc: BaseException) -> tuple[int, str]:
-    code = int(getattr(exc, "signal_code", 2))
+def _one_after_another(runs: list[SourceRun]) -> None:
+    """Each source whole before the next starts; Ctrl-C: no further source starts."""
+    for run in runs:
+        try:
+            run.begin()
+            run.extract()
+            run.load()
+        except KeyboardInterrupt:
+            return
+        finally:
+            run.finish()
+
+
+def _side_by_side(runs: list[SourceRun]) -> None:
+    """Extraction of every source at once, in worker threads; warehouse steps on this thread, one at a time.
+
+    Sources begin in order (each then starts extracting); each is loaded as soon as its extract ends. On
+    Ctrl-C (a KeyboardInterrupt on this thread, where Python delivers signals) dlt's process-wide signal
+    flag stops every extract at its next item, no further source begins, and what was loaded stays.
+    """
+    extracting: dict[Future[None], SourceRun] = {}
+    with ThreadPoolExecutor(max_workers=len(runs), thread_name_prefix="marketing-elt-extract") as pool:
+        try:
+            for run in runs:
+                run.begin()
+                if run.failed:
+                    run.finish()
+                else:
+                    extracting[pool.submit(contextvars.copy_context().run, run.extract)] = run
+            pending = set(extracting)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: runs.index(extracting[f])):
+                    run = extracting[future]
+                    run.load()
+                    run.finish()
+        except KeyboardInterrupt as exc:
+            code = _signal_code(exc)
+            signals.set_received_signal(code)
+            signals.wake_all()
+            for future in extracting:  # each ends at its next item (or request)
+                future.exception()
+            for run in runs:
+                if run.started:
+                    run.interrupt(code)
+                    run.finish()
+
+
+def _signal_code(exc: BaseException) -> int:
+    return int(getattr(exc, "signal_code", signal.SIGINT))
+
+
+def _interrupted(spec: SourceSpec, code: int) -> tuple[int, str]:
     return code, (
         f"{spec.name}: interrupted ({'Ctrl-C' if code == 2 else f'signal {code}'}); what was loaded before stays, "
         "no further source was started, and the next run finishes or redoes the rest."
@@ -207,16 +357,9 @@ def _record(
     context: RunContext,
     result: SourceResult,
     started_at: pendulum.DateTime,
-    before: dict[str, dict[str, int]],
-    vendor: str,
 ) -> None:
-    """One ledger row for this source. Request counts are the difference of the per-vendor counters, which
-    is exact while sources run one after another."""
-    after = RUN_STATS.snapshot()
-
-    def delta(kind: str) -> int:
-        return after.get(kind, {}).get(vendor, 0) - before.get(kind, {}).get(vendor, 0)
-
+    """One ledger row for this source, with the requests, retries and splits counted for it alone."""
+    counts = RUN_STATS.for_source(result.name)
     outcome = ledger.OK if result.ok else ledger.INTERRUPTED if result.interrupted_by is not None else ledger.FAILED
     rows = dict(result.rows)
     for table, count in result.recovered.items():
@@ -233,9 +376,9 @@ def _record(
         backfill_start=context.backfill.start if context.backfill else None,
         backfill_end=context.backfill.end if context.backfill else None,
         rows=rows,
-        requests=delta("requests"),
-        retries=delta("retries"),
-        window_splits=delta("splits"),
+        requests=counts["requests"],
+        retries=counts["retries"],
+        window_splits=counts["splits"],
         notes=result.notes,
         error=result.error,
         host=context.host,

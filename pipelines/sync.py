@@ -88,12 +88,23 @@ def finish_pending(pipeline: dlt.Pipeline) -> list[str]:
     """
     if not pipeline.has_pending_data:
         return []
+    _drop_committed_extracts(pipeline)
     if pipeline.list_extracted_load_packages():
         pipeline.normalize()
     if not pipeline.list_normalized_load_packages():
         return []
     info = pipeline.load()
     return list(info.loads_ids)
+
+
+def _drop_committed_extracts(pipeline: dlt.Pipeline) -> None:
+    """A package both extracted and normalized was killed inside dlt's normalize commit ("do not kill this
+    process": renamed to normalized, extracted copy not yet deleted). The normalized package is the whole
+    of it; normalizing the copy again fails on every later run, so the copy is deleted (what dlt would do)."""
+    committed = set(pipeline.list_normalized_load_packages()) | set(pipeline.list_completed_load_packages())
+    for load_id in set(pipeline.list_extracted_load_packages()) & committed:
+        log.info("%s: dropping the extracted copy of package %s, already normalized", pipeline.pipeline_name, load_id)
+        pipeline._get_normalize_storage().extracted_packages.delete_package(load_id)
 
 
 def reset_missing_tables(pipeline: dlt.Pipeline, spec: SourceSpec) -> list[str]:

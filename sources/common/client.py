@@ -252,12 +252,15 @@ class ApiClient:
             request = self._http.build_request(method, path, params=params, content=content, headers=headers)
             failure = self._attempt(request, endpoint)
             if not isinstance(failure, _Failure):
+                if self.rate_limiter is not None:
+                    self.rate_limiter.succeeded()
                 return failure
             wait = next_wait(self.retry, attempt, waited, failure.retry_after_s, self._rand)
             if wait is None:
                 raise self._exhausted(failure, endpoint, attempt)
             RUN_STATS.add_retry(self.vendor)
             if failure.status == 429 and self.rate_limiter is not None:
+                self.rate_limiter.refused()  # the vendor's budget is smaller than ours: slow down for good
                 self.rate_limiter.hold(wait)  # every worker on this vendor's budget backs off, not only this one
             logger.warning(
                 "%s %s: %s on %s %s; retry %d/%d in %.2f s",

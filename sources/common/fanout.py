@@ -6,6 +6,7 @@ per-page details, segments) go out side by side; the vendor's shared RateLimiter
 
 from __future__ import annotations
 
+import contextvars
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,7 +21,8 @@ def ordered_fanout(fn: Callable[[T], R], items: Iterable[T], *, workers: int, na
 
     At most `2 x workers` results wait unread, which bounds memory on long inputs. The first exception
     is raised in order (results before it are yielded first); queued calls are cancelled when it is
-    raised or when the consumer stops early.
+    raised or when the consumer stops early. Each call runs in a copy of the caller's context, so what
+    the caller's context says (the source a request is counted for, sources/common/stats.py) holds there too.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -28,7 +30,7 @@ def ordered_fanout(fn: Callable[[T], R], items: Iterable[T], *, workers: int, na
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         try:
             for item in items:
-                pending.append(pool.submit(fn, item))
+                pending.append(pool.submit(contextvars.copy_context().run, fn, item))
                 if len(pending) > 2 * workers:
                     yield pending.popleft().result()
             while pending:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -17,6 +18,12 @@ class RateLimiter:
     `TEN_SECONDLY_ROLLING`). Sleeping happens outside the lock so other threads can still check in.
     `hold(seconds)` pauses every thread that draws on the limiter: after a 429, the client's backoff applies
     to all workers, not only the one that was refused (vendors count refused requests toward their window).
+
+    Adaptive below the ceiling: a vendor that publishes no numbers (Humblytics: "limits will evolve with
+    usage") or a budget shared with other tools refuses more than our own limit predicts, and a fixed rate
+    then meets a 429 on every window until retries run out. So `refused()` halves the rate in force and each
+    window's worth of `succeeded()` answers raises it by one again, up to `max_requests` (additive increase,
+    multiplicative decrease).
     """
 
     def __init__(
@@ -38,6 +45,13 @@ class RateLimiter:
         self._lock = threading.Lock()
         self._stamps: deque[float] = deque()
         self._hold_until = 0.0
+        self._limit = max_requests  # the rate in force: `max_requests` until the vendor refuses
+        self._granted = 0  # answers at this rate since it last changed
+        self._last_cut = -math.inf
+
+    @property
+    def limit(self) -> int:
+        return self._limit
 
     def _try_acquire(self) -> float:
         """Take a slot and return 0, or return how long to wait before one frees."""
@@ -47,7 +61,7 @@ class RateLimiter:
                 return self._hold_until - now
             while self._stamps and now - self._stamps[0] >= self.period_s:
                 self._stamps.popleft()
-            if len(self._stamps) < self.max_requests:
+            if len(self._stamps) < self._limit:
                 self._stamps.append(now)
                 return 0.0
             return max(self._stamps[0] + self.period_s - now, 1e-3)
@@ -57,10 +71,28 @@ class RateLimiter:
         with self._lock:
             self._hold_until = max(self._hold_until, self._clock() + seconds)
 
+    def refused(self) -> None:
+        """The vendor answered 429: halve the rate in force (never below one request per period). The other
+        429s of the same window were sent at the old rate: they do not halve it again."""
+        with self._lock:
+            now = self._clock()
+            if now - self._last_cut < self.period_s:
+                return
+            self._limit, self._granted, self._last_cut = max(1, self._limit // 2), 0, now
+
+    def succeeded(self) -> None:
+        """An answer the vendor did not refuse: after a window's worth of them, one more request per period."""
+        with self._lock:
+            if self._limit >= self.max_requests:
+                return
+            self._granted += 1
+            if self._granted >= self._limit:
+                self._limit, self._granted = self._limit + 1, 0
+
     def acquire(self) -> None:
         """Block until a request may be sent, then count it."""
         while (wait := self._try_acquire()) > 0:
             self._sleep(wait)
 
     def __repr__(self) -> str:
-        return f"RateLimiter({self.max_requests}, {self.period_s})"
+        return f"RateLimiter({self.max_requests}, {self.period_s}, in force {self._limit})"

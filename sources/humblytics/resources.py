@@ -39,6 +39,7 @@ from sources.common.windows import fetch_with_split
 
 from . import settings
 from .api import ENDPOINTS, HumblyticsApi, Refused
+from .details import DetailPrefetch
 from .parse import CLICKS, FORMS, Kind, Row, pages_of
 from .ranges import trend_windows
 
@@ -162,10 +163,11 @@ def humblytics_resources(
     resources = [trends, traffic]
     for kind in (CLICKS, FORMS):
         halt = threading.Event()
+        prefetch = DetailPrefetch(api, kind)
         # Not parallelized: the transformer must see a day before its breakdown yields the next one (halt).
-        breakdown = dlt.resource(_page_rows, **_declare(BREAKDOWNS[kind]))(api, kind, halt, day=cursor())
+        breakdown = dlt.resource(_page_rows, **_declare(BREAKDOWNS[kind]))(api, prefetch, halt, day=cursor())
         breakdown.add_step(DropEmptyDays())
-        details = dlt.transformer(_details_rows, **_declare(DETAILS[kind]))(api, kind, halt)
+        details = dlt.transformer(_details_rows, **_declare(DETAILS[kind]))(prefetch, halt)
         resources += [breakdown, breakdown | details]
     return resources
 
@@ -220,10 +222,10 @@ def _traffic_rows(api: HumblyticsApi, day: Incremental[Any] = _UNBOUND_CURSOR) -
 
 
 def _page_rows(
-    api: HumblyticsApi, kind: Kind, halt: threading.Event, day: Incremental[Any] = _UNBOUND_CURSOR
+    api: HumblyticsApi, prefetch: DetailPrefetch, halt: threading.Event, day: Incremental[Any] = _UNBOUND_CURSOR
 ) -> Iterator[Rows]:
-    """clicks|forms/breakdown, one request per day."""
-    yield from _per_day(api, day, lambda d: api.page_breakdown(kind, d), ENDPOINTS[kind][0], halt)
+    """clicks|forms/breakdown, one request per day; the day's details are fetched with it (details.py)."""
+    yield from _per_day(api, day, prefetch.breakdown_with_details, ENDPOINTS[prefetch.kind][0], halt)
 
 
 def _per_day(
@@ -276,26 +278,21 @@ def _warn_cut(api: HumblyticsApi, endpoint: str, cut_days: list[pendulum.Date]) 
     )
 
 
-def _details_rows(rows: Rows, api: HumblyticsApi, kind: Kind, halt: threading.Event) -> Rows | None:
+def _details_rows(rows: Rows, prefetch: DetailPrefetch, halt: threading.Event) -> Rows | None:
     """clicks|forms/details of every page in one day's breakdown rows, as one unit.
 
     A plain function, not a generator: dlt then runs it as soon as the breakdown yields the day, before
-    the breakdown's next day (the `halt` contract above).
+    the breakdown's next day (the `halt` contract above). The requests were made with the breakdown
+    (details.py); a failure met there is raised here, where it stops the same things.
     """
     if halt.is_set() or not rows:
         return None
     date, loaded_at = rows[0]["date"], rows[0][LOADED_AT]
     pages = pages_of(rows)
-    endpoint = ENDPOINTS[kind][1]
+    endpoint = ENDPOINTS[prefetch.kind][1]
 
     def one_day() -> Iterator[Rows]:
-        fetched = ordered_fanout(
-            lambda page: api.details(kind, date, page),
-            pages,
-            workers=settings.DETAIL_WORKERS,
-            name=f"humblytics-{endpoint.replace('/', '-')}",
-        )
-        yield [row for page_rows in fetched for row in page_rows]
+        yield prefetch.take(date, pages)
 
     try:
         units = list(keep_until_failure(one_day(), source=settings.SOURCE, what=f"{endpoint} for {date}"))

@@ -13,11 +13,14 @@ import pytest
 from .conftest import HUBSPOT, NIGHT, Project
 
 SMALL = pytest.mark.sandbox_config(leads_per_day=3)
+# Sources one after another (`parallel_sources = false`), so "hubspot_analytics has loaded when hubspot_leads
+# extracts" holds; side by side, the same scenarios are tests/operations/test_parallel_sources.py.
+ONE_AFTER_ANOTHER = {"MARKETING_ELT__PARALLEL_SOURCES": "false"}
 
 
 def stopped_run(project: Project, *args: str) -> subprocess.Popen[str]:
     """A run frozen (SIGSTOP) in the middle of extracting hubspot_leads, holding its locks."""
-    proc = project.start(*args, crash="hubspot_leads:extract:STOP")
+    proc = project.start(*args, crash="hubspot_leads:extract:STOP", env=ONE_AFTER_ANOTHER)
     _, status = os.waitpid(proc.pid, os.WUNTRACED)
     assert os.WIFSTOPPED(status), status
     return proc
@@ -102,8 +105,11 @@ def _program() -> str:
 
 @SMALL
 def test_ctrl_c_stops_the_whole_run_keeps_what_loaded_and_exits_130(project) -> None:
-    """SIGINT while hubspot_leads extracts: hubspot_analytics (before it) stays loaded, nothing after it starts."""
-    interrupted = project.run("run", "--sources", "hubspot_analytics,hubspot_leads", crash="hubspot_leads:extract:INT")
+    """SIGINT while hubspot_leads extracts, sources one after another: hubspot_analytics (before it) stays
+    loaded, nothing after it starts."""
+    interrupted = project.run(
+        "run", "--sources", "hubspot_analytics,hubspot_leads", crash="hubspot_leads:extract:INT", env=ONE_AFTER_ANOTHER
+    )
 
     assert interrupted.code == 130, interrupted.err
     assert "Traceback" not in interrupted.err
@@ -119,7 +125,9 @@ def test_ctrl_c_stops_the_whole_run_keeps_what_loaded_and_exits_130(project) -> 
     ]
 
     project.sandbox.reset_stats()
-    first = project.run("run", "--sources", "hubspot_leads,hubspot_analytics", crash="hubspot_leads:extract:INT")
+    first = project.run(
+        "run", "--sources", "hubspot_leads,hubspot_analytics", crash="hubspot_leads:extract:INT", env=ONE_AFTER_ANOTHER
+    )
     assert first.code == 130
     assert project.vendor_requests("hubspot_analytics") == []  # no further source started
     assert project.run("run", "--sources", HUBSPOT).code == 0

@@ -154,3 +154,46 @@ def test_rate_limiter_hold_pauses_every_acquirer_until_it_ends():
     assert fake.sleeps == [pytest.approx(4.0)]
     limiter.acquire()  # the hold is over
     assert len(fake.sleeps) == 1
+
+
+def test_rate_limiter_halves_its_rate_when_refused_and_earns_it_back_a_window_at_a_time():
+    fake = FakeClock()
+    limiter = RateLimiter(100, 1.0, clock=fake, sleep=fake.sleep)
+    limiter.refused()
+    limiter.refused()  # a second 429 of the same window was sent at the old rate
+    assert limiter.limit == 50
+    for expected in (25, 12, 6, 3, 1, 1):
+        fake.t += 1.0
+        limiter.refused()
+        assert limiter.limit == expected
+    assert limiter.limit == 1  # never below one request per period
+    for _ in range(3):
+        limiter.acquire()  # one per second now
+    assert fake.sleeps == [pytest.approx(1.0), pytest.approx(1.0)]
+    limiter.succeeded()  # a window's worth at 1/s
+    assert limiter.limit == 2
+    for _ in range(2):
+        limiter.succeeded()
+    assert limiter.limit == 3
+    for _ in range(sum(range(3, 100))):  # a window's worth at each rate on the way up
+        limiter.succeeded()
+    assert limiter.limit == 100
+    limiter.succeeded()
+    assert limiter.limit == 100  # never above the ceiling
+
+
+def test_an_adaptive_limiter_settles_under_a_vendor_that_allows_less_than_its_ceiling():
+    """A vendor allowing 10 a second, a limiter allowing 100: after the 429s the rate in force stays at or
+    below the vendor's, give or take the probe that finds the edge again."""
+    fake = FakeClock()
+    limiter = RateLimiter(100, 1.0, clock=fake, sleep=fake.sleep)
+    answered: list[float] = []
+    refused: list[bool] = []
+    for _ in range(600):
+        limiter.acquire()
+        refused.append(sum(1 for t in answered if fake.t - t < 1.0) >= 10)
+        limiter.refused() if refused[-1] else limiter.succeeded()
+        answered.append(fake.t)  # refused requests count toward the vendor's window too
+    assert limiter.limit <= 11
+    # a fixed 100/s would be refused on nine requests of ten, all along; settled, about one in ten is a probe
+    assert sum(refused) < 150 and sum(refused[300:]) < 30, (sum(refused), sum(refused[300:]))
