@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8765
 
 .DEFAULT_GOAL := help
-.PHONY: help install chromium demo test test-all lint format bench bench-quick bench-1m sandbox nightly backfill status clean
+.PHONY: help install chromium demo test test-all soak lint format bench bench-quick bench-1m sandbox nightly backfill status clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,10 @@ test: $(STAMP) chromium ## run the whole default test suite (what CI runs)
 
 test-all: $(STAMP) chromium ## the suite including slow tests
 	$(BIN)/python -m pytest -q -m '' ; rc=$$?; [ $$rc -ne 5 ] || exit 1; exit $$rc
+
+soak: $(STAMP) ## 30 simulated nights with faults on the hard sandbox, then a clean-run compare (slow; CI runs it)
+	$(BIN)/python -m pytest -q -s -p no:cacheprovider -m slow tests/reliability/test_soak.py; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no soak test: failing loudly" >&2; exit 1; fi; exit $$rc
 
 lint: $(STAMP) ## ruff check, format check and the type checker (mypy strict on sources/ and pipelines/)
 	$(BIN)/ruff check .
