@@ -2,5 +2,8 @@
 
 - sandbox_throughput: requests/s of the vendor sandbox (also runnable as a script);
 - leads_load: the real `hubspot_leads` load next to DuckDB-native on the same records;
-- analytics_nightly: requests and wall time of a first analytics nightly at 50 ms latency.
+- four_sources: the first nightly of all four sources at 100 ms latency: side by side, against the latency
+  bound and sequential extraction (issue 19 target 3), and the fixed cost of a run;
+- history: first loads of 1, 3 and 12 months (scaling), then one nightly on the year-old warehouse against
+  the fewest requests it could make (`economy`), per vendor (issue 19 targets 5 and 4).
 """

@@ -2,7 +2,9 @@
 
 Figures, not tests: nothing here passes or fails on a threshold. The table goes to stdout (progress to
 stderr) and, as JSON with the machine it was measured on, to benchmarks/results/<UTC timestamp>.json.
-Full mode stays under 10 minutes on 2 cores, --quick under 1 minute; every figure is a median of >= 3 runs.
+Full mode stays under 10 minutes on 2 cores, --quick under 1 minute; timings are medians of >= 3 runs, except
+the 3- and 12-month loads (one each; they are the history benchmark's scaling check beside the 1-month median)
+and everything in --quick that would not fit its minute three times (the four sources' nightly).
 --million is issue 19's target 2 alone (peak RSS of first loads of 100,000 and 1,000,000 leads, 3 runs
 each): about 10 minutes by itself, so it has its own make target instead of stretching `make bench`.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 
 import pendulum
 
-from benchmarks import analytics_nightly, leads_load, sandbox_throughput
+from benchmarks import four_sources, history, leads_load, sandbox_throughput
 from benchmarks.report import RESULTS_DIR, Figure, format_table, write_results
 
 
@@ -29,8 +31,8 @@ class Sizes:
     throughput_seconds: float
     leads: int
     leads_variants: bool
-    analytics_variants: tuple[str, ...]
-    analytics_warm_up: bool
+    four_sources: four_sources.Plan
+    history: history.Plan
 
 
 FULL = Sizes(
@@ -38,18 +40,18 @@ FULL = Sizes(
     throughput_seconds=3.0,
     leads=100_000,
     leads_variants=True,
-    analytics_variants=tuple(analytics_nightly.VARIANTS),
-    analytics_warm_up=True,
+    four_sources=four_sources.FULL,
+    history=history.FULL,
 )
-# Quick: the same benchmarks, smaller; the Leads re-load (merge) and appended first load, and the analytics
-# comparison with parallelism off, only run in full mode.
+# Quick: the same benchmarks, smaller; the Leads re-load (merge) and merged first load, the sequential
+# extraction baseline and the 3- and 12-month loads (with the nightly after a year) only run in full mode.
 QUICK = Sizes(
     runs=3,
     throughput_seconds=1.0,
     leads=10_000,
     leads_variants=False,
-    analytics_variants=("as shipped",),
-    analytics_warm_up=False,
+    four_sources=four_sources.QUICK,
+    history=history.QUICK,
 )
 MILLION = (100_000, 1_000_000)  # --million: the worlds whose first loads' peak RSS are compared
 THROUGHPUT_TARGET = 1_000  # requests/s (benchmarks/sandbox_throughput.py)
@@ -90,13 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         (
             "leads load",
             lambda: leads_load.run(
-                sizes.leads, sizes.runs, _echo, reload=sizes.leads_variants, append=sizes.leads_variants
+                sizes.leads, sizes.runs, _echo, reload=sizes.leads_variants, merged=sizes.leads_variants
             ),
         ),
-        (
-            "analytics nightly",
-            lambda: analytics_nightly.run(sizes.runs, _echo, sizes.analytics_variants, warm_up=sizes.analytics_warm_up),
-        ),
+        ("leads slices", lambda: leads_load.slices(sizes.runs, _echo)),
+        ("four sources under latency", lambda: four_sources.run(sizes.four_sources, _echo)),
+        ("history: scaling and the nightly's requests", lambda: history.run(sizes.history, _echo)),
     ]
     if args.million:
         steps = [("leads memory", lambda: leads_load.memory(MILLION, FULL.runs, _echo))]

@@ -17,9 +17,9 @@ network, and gives DuckDB-native as the yardstick. `run()` measures both in one 
 `memory()` (`make bench-1m`) loads worlds of 100,000 and 1,000,000 leads (a first load each, pages
 rendered live: no replay cache, which would hold gigabytes) and reports the peak RSS of each and its growth.
 
-Every dlt run uses `DUCKDB_SETTINGS`, `LOAD_WORKERS` and `ARROW_POOL` where the project sets none of them
-itself (proposed for the project's config; see README "Performance"): DuckDB keeps what it loads in memory
-up to its `memory_limit`, by default 80% of the machine's RAM.
+Every dlt run uses the project's memory defaults, as the CLI applies them (README "Performance"): DuckDB's
+`memory_limit` and `preserve_insertion_order` and dlt's load workers through the project's destination
+(pipelines/warehouse.py), and the arrow pool through the env var the CLI sets before pyarrow is imported.
 """
 
 from __future__ import annotations
@@ -43,19 +43,6 @@ TODAY = pendulum.date(2026, 11, 20)  # the sandbox's usual simulated day (tests 
 NIGHT = pendulum.datetime(TODAY.year, TODAY.month, TODAY.day, 2, tz="UTC")  # the nightly's 02:00 UTC
 HISTORY_DAYS = 400
 TOKEN = "sandbox-hubspot-token"
-DUCKDB_CONFIG_ENV = "DESTINATION__DUCKDB__CREDENTIALS__GLOBAL_CONFIG"
-LOAD_WORKERS_ENV = "LOAD__WORKERS"
-# Settings of every dlt run here where the project sets none of its own (env or .dlt/config.toml): DuckDB's
-# buffer pool bounded (by default it grows to 80% of RAM; past the limit it spills to disk: 192MB cost the
-# 100,000-lead merge ~2.5 s, 256MB nothing measurable), inserts free to reorder rows (less memory, parallel),
-# and dlt's load jobs one at a time (on 2 cores parallel jobs only competed: no faster, ~40 MB more peak at
-# 100,000 leads).
-DUCKDB_SETTINGS = {"memory_limit": "256MB", "preserve_insertion_order": False}
-LOAD_WORKERS = 1
-# ...and arrow's buffers from the C allocator: pyarrow's default (mimalloc) kept ~90 MB of freed memory
-# through the load, and its share grew with the run (1,000,000 leads, DuckDB at 192MB: peak 538 MB with
-# mimalloc, 436 MB with the system allocator).
-ARROW_POOL_ENV, ARROW_POOL = "ARROW_DEFAULT_MEMORY_POOL", "system"
 
 
 def epoch_ms(at: pendulum.DateTime | pendulum.Date) -> int:
@@ -65,43 +52,35 @@ def epoch_ms(at: pendulum.DateTime | pendulum.Date) -> int:
 
 
 def settings_env() -> tuple[dict[str, str], str]:
-    """Env for the dlt workers and a note saying which DuckDB and load settings they ran with."""
+    """Env for the dlt workers (the CLI's arrow pool default, which a worker does not get by itself) and a
+    note saying which memory settings they ran with."""
     import dlt
 
-    env: dict[str, str] = {}
-    notes = []
-    if os.environ.get(DUCKDB_CONFIG_ENV) or dlt.config.get("destination.duckdb.credentials.global_config"):
-        notes.append("the project's DuckDB settings")
-    else:
-        env[DUCKDB_CONFIG_ENV] = orjson.dumps(DUCKDB_SETTINGS).decode()
-        notes.append("DuckDB " + ", ".join(f"{k}={v}" for k, v in DUCKDB_SETTINGS.items()))
-    if os.environ.get(LOAD_WORKERS_ENV) or dlt.config.get("load.workers"):
-        notes.append("the project's load workers")
-    else:
-        env[LOAD_WORKERS_ENV] = str(LOAD_WORKERS)
-        notes.append(f"load workers={LOAD_WORKERS}")
-    if not os.environ.get(ARROW_POOL_ENV):
-        env[ARROW_POOL_ENV] = ARROW_POOL
-    notes.append(f"arrow pool {env.get(ARROW_POOL_ENV, os.environ.get(ARROW_POOL_ENV))}")
-    return env, "; ".join(notes)
+    from pipelines.cli import ARROW_POOL_DEFAULT, ARROW_POOL_ENV
+    from pipelines.warehouse import duckdb_global_config
+
+    env = {ARROW_POOL_ENV: os.environ.get(ARROW_POOL_ENV, ARROW_POOL_DEFAULT)}
+    duckdb = ", ".join(f"{k}={v}" for k, v in duckdb_global_config().items())
+    workers = dlt.config.get("load.workers") or "1"
+    return env, f"DuckDB {duckdb}; load workers={workers}; arrow pool {env[ARROW_POOL_ENV]}"
 
 
 def export_jsonl(base_url: str, path: Path, start_ms: int, stop_ms: int) -> dict[str, int]:
     """Every lead the source will load, one JSON object a line; returns the rows per table.
 
-    The pages come from the source's own paging (`sources.hubspot.leads.fetch_pages`, the very requests a
+    The pages come from the source's own paging (`sources.hubspot.leads.range_pages`, the very requests a
     nightly at `stop_ms` sends), so this one untimed pass also fills the sandbox's replay cache. The client
     has no rate limiter: the benchmark measures our code, not HubSpot's 190 requests / 10 s.
     """
     from sources.common.auth import QueryTokenAuth
     from sources.common.client import ApiClient
     from sources.hubspot import settings
-    from sources.hubspot.leads import fetch_pages
+    from sources.hubspot.leads import range_pages
 
     counts = dict.fromkeys(TABLES, 0)
     auth = QueryTokenAuth(settings.LEADS_TOKEN_PARAM, TOKEN)
     with ApiClient(settings.VENDOR, base_url, auth, timeout=120) as client, path.open("wb") as out:
-        for page in fetch_pages(client, start_ms, stop_ms):
+        for page in range_pages(client, start_ms, stop_ms):
             for lead in page:
                 out.write(orjson.dumps(lead) + b"\n")
                 events = lead.get("leadConversionEvents") or []
@@ -140,13 +119,13 @@ def _dlt_args(tmp: str, name: str, base_url: str, **extra: Any) -> dict[str, Any
 
 
 def run(
-    leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = False, append: bool = False
+    leads: int, runs: int, echo: Callable[[str], None], *, reload: bool = False, merged: bool = False
 ) -> list[Figure]:
     """`runs` timed loads of each kind over a world of about `leads` leads; figures per kind. `reload` adds
-    a merge over stored rows, `append` the same first load appended instead of merged (a measurement)."""
+    a merge over stored rows, `merged` the same first load merged as before exactly-once appends."""
     dlt_results: list[dict[str, Any]] = []
     native_results: list[dict[str, Any]] = []
-    append_results: list[dict[str, Any]] = []
+    merged_results: list[dict[str, Any]] = []
     env, settings_note = settings_env()
     with (
         tempfile.TemporaryDirectory(prefix="bench-leads-") as tmp,
@@ -169,15 +148,17 @@ def run(
             result["sandbox_cpu_seconds"] = _minus(sandbox.cpu_seconds(), cpu_before)
             result["misses"] = sandbox.get_json(CACHE_PATH)["misses"] - misses_before
             _check("dlt", result, expected)
+            if result["dispositions"] != ["append"]:
+                raise RuntimeError(f"the first load was not appended: {result['dispositions']}")
             if reload:
                 _check("dlt re-load", result["reload"], expected)
             dlt_results.append(result)
-            if append:
-                appended = run_worker(
-                    "benchmarks.leads_runs", _dlt_args(tmp, f"append{i}", sandbox.base_url, append=True), env=env
+            if merged:
+                merge = run_worker(
+                    "benchmarks.leads_runs", _dlt_args(tmp, f"merge{i}", sandbox.base_url, merge=True), env=env
                 )
-                _check("dlt append", appended, expected)
-                append_results.append(appended)
+                _check("dlt merged", merge, expected)
+                merged_results.append(merge)
             workdir = Path(tmp) / f"native{i}"
             workdir.mkdir()
             native = run_worker(
@@ -186,9 +167,9 @@ def run(
             _check("native", native, expected)
             native_results.append(native)
             again = f", re-load {result['reload']['seconds']:.2f} s" if reload else ""
-            again += f", as append {append_results[-1]['seconds']:.2f} s" if append else ""
+            again += f", merged {merged_results[-1]['seconds']:.2f} s" if merged else ""
             echo(f"leads: run {i + 1}/{runs}: dlt {result['seconds']:.2f} s{again}, native {native['seconds']:.2f} s")
-    return _figures(expected, dlt_results, native_results, rendering, settings_note, append_results)
+    return _figures(expected, dlt_results, native_results, rendering, settings_note, merged_results)
 
 
 def _minus(after: float | None, before: float | None) -> float | None:
@@ -206,13 +187,13 @@ def _figures(
     native: list[dict[str, Any]],
     rendering: float | None,
     settings_note: str,
-    appended: list[dict[str, Any]],
+    merged: list[dict[str, Any]],
 ) -> list[Figure]:
     rows = sum(expected.values())
     bench = f"leads: {expected[LEADS]:,} leads = {rows:,} rows"
     misses = sum(r["misses"] for r in dlt)
     replay = "pages replayed" if misses == 0 else f"{misses} requests missed the replay cache"
-    name, native_name = "dlt first load", "DuckDB read_ndjson+UNNEST"
+    name, native_name = "dlt first load (appended, exactly-once)", "DuckDB read_ndjson+UNNEST"
     dlt_rate = [rows / r["seconds"] for r in dlt]
     native_rate = [rows / r["seconds"] for r in native]
     figures = [
@@ -264,18 +245,98 @@ def _figures(
             Figure(bench, "re-load: wall", [a["seconds"] for a in again], "s"),
             Figure(bench, "re-load: load step", [a["steps"].get("load", 0.0) for a in again], "s"),
         ]
-    if appended:
-        note = "not what the source does: append is not exactly-once across a crash"
+    if merged:
         figures += [
             Figure(
                 bench,
-                "first load appended (measurement) share of native",
-                [100 * (rows / a["seconds"]) / n for a, n in zip(appended, native_rate, strict=True)],
+                "first load merged (as before) share of native",
+                [100 * (rows / m["seconds"]) / n for m, n in zip(merged, native_rate, strict=True)],
                 "%",
-                note,
+                "delete-insert via a staging copy; a destination without exactly-once appends",
             ),
-            Figure(bench, "first load appended: load step", [a["steps"].get("load", 0.0) for a in appended], "s"),
+            Figure(bench, "first load merged: load step", [m["steps"].get("load", 0.0) for m in merged], "s"),
         ]
+    figures += gap_figures(bench, dlt, native)
+    return figures
+
+
+def gap_figures(bench: str, dlt: list[dict[str, Any]], native: list[dict[str, Any]]) -> list[Figure]:
+    """What the distance to native is made of: each part of the dlt run in seconds beyond native's whole
+    run, per run pair (the parts add up to the dlt run; native's time is subtracted once, from the total)."""
+    gap = [d["seconds"] - n["seconds"] for d, n in zip(dlt, native, strict=True)]
+    figures = [Figure(bench, "gap to native: total", gap, "s", "dlt wall - native wall, per run pair")]
+    for label in dlt[0]["extract_parts"]:
+        figures.append(Figure(bench, f"gap to native: extract: {label}", [d["extract_parts"][label] for d in dlt], "s"))
+    for step in ("normalize", "load"):
+        figures.append(Figure(bench, f"gap to native: {step}", [d["steps"].get(step, 0.0) for d in dlt], "s"))
+    outside = [d["seconds"] - sum(d["steps"].values()) for d in dlt]
+    figures.append(Figure(bench, "gap to native: outside the steps", outside, "s", "pipeline setup, state, trace"))
+    figures.append(
+        Figure(bench, "gap to native: minus native's own run", [-n["seconds"] for n in native], "s", "the yardstick")
+    )
+    return figures
+
+
+SLICES_LATENCY_MS = 100  # issue 19, target 3: the vendors answering in 100 ms
+SLICES_DAYS = 60  # a first load of two months
+SLICES_WORLD = {"today": TODAY.isoformat(), "history_days": HISTORY_DAYS}  # the sandbox's default 20 leads a day
+
+
+def slices(runs: int, echo: Callable[[str], None]) -> list[Figure]:
+    """Leads time slices paged side by side (sources/hubspot/leads_slices.py) against one slice after another:
+    a first load of two months with every request answered in 100 ms, HubSpot's rate limiter on (as shipped),
+    alternating, each in a fresh process. Both must load the same rows."""
+    from sources.hubspot import leads_slices
+
+    env, _ = settings_env()
+    start = TODAY.subtract(days=SLICES_DAYS).isoformat()
+    results: dict[str, list[dict[str, Any]]] = {"sequential": [], "side by side": []}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-leads-slices-") as tmp,
+        SandboxProcess(**SLICES_WORLD, latency_ms=SLICES_LATENCY_MS) as sandbox,
+    ):
+        for i in range(runs):
+            for kind, workers in (("sequential", 1), ("side by side", leads_slices.WORKERS)):
+                args = _dlt_args(
+                    tmp, f"slices-{workers}-{i}", sandbox.base_url, slice_workers=workers, rate_limited=True
+                )
+                result = run_worker("benchmarks.leads_runs", {**args, "start_date": start}, env=env)
+                results[kind].append(result)
+            sequential, side = results["sequential"][-1], results["side by side"][-1]
+            if sequential["rows"] != side["rows"]:
+                raise RuntimeError(f"slices side by side loaded {side['rows']}, one after another {sequential['rows']}")
+            echo(
+                f"leads slices: run {i + 1}/{runs}: one after another {sequential['seconds']:.2f} s "
+                f"({sequential['requests']} requests), side by side {side['seconds']:.2f} s ({side['requests']})"
+            )
+    bench = f"leads: first load of {SLICES_DAYS} days, {SLICES_LATENCY_MS} ms a request"
+    workers = leads_slices.WORKERS
+    figures = []
+    for kind, samples in results.items():
+        figures += [
+            Figure(
+                bench, f"slices {kind}: wall", [r["seconds"] for r in samples], "s", "pipeline.run(), rate limiter on"
+            ),
+            Figure(bench, f"slices {kind}: extract step", [r["steps"]["extract"] for r in samples], "s"),
+            Figure(bench, f"slices {kind}: requests", [float(r["requests"]) for r in samples], "req"),
+        ]
+    side = results["side by side"]
+    figures += [
+        Figure(
+            bench,
+            "slices side by side: speed-up of the extract",
+            [s["steps"]["extract"] / d["steps"]["extract"] for s, d in zip(results["sequential"], side, strict=True)],
+            "x",
+            f"{workers} slices in flight",
+        ),
+        Figure(
+            bench,
+            "slices side by side: latency bound",
+            [r["requests"] * SLICES_LATENCY_MS / 1000 / workers for r in side],
+            "s",
+            f"requests x latency / {workers} in flight",
+        ),
+    ]
     return figures
 
 

@@ -7,7 +7,8 @@
   the cost of our code. Timed: `pipeline.run()` (extract, normalize, load), not interpreter start. With
   ``reload``, a second pipeline (fresh state, same warehouse) then loads the same leads again: every row
   is already stored, so that load is a real merge (delete, insert) over them, as an overlapping backfill.
-  With ``append``, the tables are appended instead of merged (`as_append`): what the merge costs, measured.
+  The first load appends, exactly once (sources/hubspot/leads_first_load.py); with ``merge``, the destination
+  lacks exactly-once appends, so it merges as it did before (`merging_destination`): what the merge costs.
   The extract step is split by timers around the source's own functions (`TIMED`); what is left of it is
   dlt's (incremental, schema inference, parquet writing).
 - ``native``: DuckDB alone, `read_ndjson` of the same records then UNNEST into the same three tables
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +42,11 @@ TABLES = (LEADS, EVENTS, VALUES)
 DATASET = "marketing"
 # Parts of the extract step timed by wrapping the source's functions: (label, module, attribute). They run
 # one after another in the extracting thread; what is left of the step is dlt's own work.
+# Requests run in the slices' worker threads (sources/hubspot/leads_slices.py), side by side with each other and
+# with the extracting thread; what the extracting thread spends on them is its wait for the next page.
+WAITING = "waiting for pages (HTTP + JSON decode, slices side by side)"
 TIMED = (
-    ("HTTP + JSON decode", "sources.common.client", "ApiClient.request_decoded"),
+    (WAITING, "sources.hubspot.leads", "range_pages"),
     ("pages to arrow", "sources.hubspot.leads", "page_to_arrow"),
     ("three tables", "sources.hubspot.leads", "nested_to_tables"),
 )
@@ -64,7 +69,7 @@ NATIVE_SQL = (
 
 def count_rows(db: Path) -> dict[str, int]:
     """Rows per table of the dataset, for checking both loads against the sandbox's own count. Tombstone
-    rows are not counted (a merge never inserts them; the `append` measurement does)."""
+    rows are not counted (neither the merge nor the first load's append inserts them: a check, not a filter)."""
     with duckdb.connect(str(db), read_only=True) as con:
         columns = {
             r[0]
@@ -84,7 +89,7 @@ def cpu_seconds() -> float:
 
 
 class Timers:
-    """Wall time spent inside some functions, by label (single-threaded use)."""
+    """Wall time the extracting thread spends inside some functions (and waiting on `WAITING`'s pages), by label."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
@@ -102,20 +107,68 @@ class Timers:
         def timed(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return original(*args, **kwargs)
+                result = original(*args, **kwargs)
             finally:
                 self.seconds[label] += time.perf_counter() - started
+            return self._timed_iterator(label, result) if label == WAITING else result
 
         setattr(owner, name, timed)
 
+    def _timed_iterator(self, label: str, items: Any) -> Any:
+        """`items`, with the time the caller waits on each next item added to `label`."""
+        iterator = iter(items)
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            finally:
+                self.seconds[label] += time.perf_counter() - started
+            yield item
 
-def as_append(resource: Any) -> None:
-    """Load this run's tables by appending instead of merging. A measurement only: not what the source does
-    (a crash between DuckDB committing a file and dlt recording it would insert that file twice on the
-    retry, where a merge deduplicates), and its tombstone rows are inserted (counted out by `count_rows`)."""
-    for table in (EVENTS, VALUES):
-        resource.apply_hints(table_name=table, write_disposition="append", create_table_variant=True)
-    resource.apply_hints(write_disposition="append")
+
+def merging_destination(db: Path) -> Any:
+    """The project's DuckDB destination without exactly-once appends: the Leads first load then merges, as it
+    did before (sources/hubspot/leads_first_load.py). A measurement of what the merge costs."""
+    import dlt
+    from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
+    from pipelines.warehouse import apply_load_defaults, duckdb_global_config
+
+    apply_load_defaults()
+    return dlt.destinations.duckdb(credentials=DuckDbCredentials(str(db), global_config=duckdb_global_config()))
+
+
+class _Counter:
+    """Requests sent (from any thread) since the last `pop`."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def add(self) -> None:
+        with self.lock:
+            self.count += 1
+
+    def pop(self) -> int:
+        with self.lock:
+            count, self.count = self.count, 0
+        return count
+
+
+def count_requests() -> _Counter:
+    """Count every vendor request of this process (the client's one entry point)."""
+    from sources.common.client import ApiClient
+
+    counter, send = _Counter(), ApiClient.request_decoded
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counter.add()
+        return send(self, *args, **kwargs)
+
+    ApiClient.request_decoded = counted  # type: ignore[method-assign]
+    return counter
 
 
 def _steps(pipeline: Any) -> dict[str, float]:
@@ -131,13 +184,20 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
     import pendulum
 
     import sources.hubspot.client as hubspot_client
+    from pipelines.warehouse import duckdb_destination
     from sources.common import clock
     from sources.common.arrow import ensure_dlt_columns_on_arrow
     from sources.common.ratelimit import RateLimiter
     from sources.hubspot import hubspot_leads
 
     ensure_dlt_columns_on_arrow()  # as the CLI
-    hubspot_client._LIMITER = RateLimiter(10**9, 1.0)  # see the module docstring
+    if not args.get("rate_limited"):
+        hubspot_client._LIMITER = RateLimiter(10**9, 1.0)  # see the module docstring
+    if "slice_workers" in args:  # the slices benchmark: sequential (1) against side by side
+        from sources.hubspot import leads_slices
+
+        leads_slices.WORKERS = int(args["slice_workers"])
+    requests = count_requests()
     timers = Timers()
     for label, module_name, attribute in TIMED:
         timers.wrap(label, module_name, attribute)
@@ -147,7 +207,7 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
     def one_run(name: str) -> dict[str, Any]:
         pipeline = dlt.pipeline(
             pipeline_name=name,
-            destination=dlt.destinations.duckdb(str(db)),
+            destination=merging_destination(db) if args.get("merge") else duckdb_destination(db),  # as the CLI
             dataset_name=DATASET,
             pipelines_dir=str(workdir / name),
         )
@@ -155,15 +215,21 @@ def dlt_run(args: dict[str, Any]) -> dict[str, Any]:
             timers.seconds[label] = 0.0
         with clock.pinned(pendulum.parse(args["now"])):
             source = hubspot_leads(access_token=args["token"], base_url=args["base_url"], start_date=args["start_date"])
-            if args.get("append"):
-                as_append(source.resources[LEADS])
             cpu, started = cpu_seconds(), time.perf_counter()
             pipeline.run(source, loader_file_format="parquet")
             elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         steps = _steps(pipeline)
+        dispositions = {pipeline.default_schema.tables[t]["write_disposition"] for t in TABLES}
         parts = dict(timers.seconds)
         parts["dlt's extract (incremental, schemas, parquet writes)"] = steps.get("extract", 0.0) - sum(parts.values())
-        return {"seconds": elapsed, "cpu_seconds": cpu, "steps": steps, "extract_parts": parts}
+        return {
+            "seconds": elapsed,
+            "cpu_seconds": cpu,
+            "steps": steps,
+            "extract_parts": parts,
+            "dispositions": sorted(dispositions),
+            "requests": requests.pop(),
+        }
 
     result = one_run("bench_hubspot_leads")
     result["rows"] = count_rows(db)

@@ -110,7 +110,7 @@ class SandboxConfig:
     humblytics_end_inclusive: bool = False
 
     # --- hardening (issue 18). Each field below is kind by default (the sandbox as it was); `HARD` holds the
-    # values that make it as hard as the real vendors, used by `serve()` and the `hard_sandbox` fixtures.
+    # values that make it as hard as the real vendors, used by `serve()` and the `sandbox` fixtures.
     # The world changes during a run: simulated now starts at `today` 00:00 UTC + clock_start_s whenever the
     # day is set, and moves clock_step_ms forward with every vendor request (never past the day's end).
     clock_start_s: int = 0
@@ -156,7 +156,7 @@ class SandboxConfig:
 
 DAY_MS = 86_400_000
 
-# The hardening switches as `marketing-elt sandbox` and the `hard_sandbox` fixtures set them (README, Sandbox).
+# The hardening switches as `marketing-elt sandbox` and the `sandbox` fixtures set them (README, Sandbox).
 HARD: dict[str, Any] = {
     "clock_start_s": 2 * 3600,  # the nightly's hour (README, Scheduling: after 02:00 UTC)
     "clock_step_ms": 60_000,  # a simulated minute per request

@@ -4,13 +4,16 @@ Shape of one run:
 1. `stopTime` is frozen at the run's start (`clock.now()`), so records modified during the run cannot
    *enter* the window; `KeysetOffsetPaginator` re-anchors `startTime` after each page, so records
    modified during the run that *leave* the window cannot shift later pages (sources/common/keyset.py).
+   A long range (a first load, a backfill) is cut into time slices paged side by side, whose pages still
+   arrive in the one sequential order (leads_slices.py: `range_pages`).
 2. Each page becomes a nested arrow array as it arrives (`page_to_arrow`), and pages are joined into
    batches of `LEADS_BATCH_SIZE` leads (`batches`): one row per lead, children still nested.
 3. Batches go through `dlt.sources.incremental("lastModifiedAt")` (arrow: vectorized), which keeps the
    nightly cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the
    boundary leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
 4. `FlattenLeadsPages` (after the incremental in the pipe) explodes each surviving batch into three arrow
-   tables (leads_flatten.py: `nested_to_tables`) loaded as parquet. What the column-wise path cannot
+   tables (leads_flatten.py: `nested_to_tables`) loaded as parquet: merged per lead, or appended on a first
+   load into a destination that appends exactly once (leads_first_load.py). What the column-wise path cannot
    reproduce exactly (a page whose values arrow cannot type, a shape it does not handle) is flattened row
    by row instead (`flatten_leads`), with the same result; a table whose values no longer fit one arrow
    type per column (vendor type drift) goes to dlt's normalizer as dicts, which makes variant columns.
@@ -46,7 +49,8 @@ from sources.common.keyset import KeysetOffsetPaginator
 from sources.common.paginators import paginate
 from sources.common.partial import keep_until_failure
 
-from . import settings
+from . import leads_slices, settings
+from .leads_first_load import as_append, first_load_appends
 from .leads_flatten import (
     EVENTS_TABLE,
     KEY_COLUMNS,
@@ -62,13 +66,17 @@ from .leads_flatten import (
     rows_to_arrow,
     rows_to_dicts,
 )
+from .leads_slices import slice_bounds, sliced_pages
 
 logger = logging.getLogger(__name__)
 
 CURSOR_FIELD = "lastModifiedAt"  # the raw field: the incremental filters raw pages, before flattening
+DAY_MS = 86_400_000
 KEY_FIELD = "guid"  # hubspot-leads-api.txt: "Unique identifier for a lead"
 ENDPOINT = "leads/list"
 DELETE_INSERT: Any = {"disposition": "merge", "strategy": "delete-insert"}
+# Leads columns the resource types itself (`_declare_tables`), under both spellings: typed before any lead.
+DECLARED_COLUMNS = frozenset({CURSOR_FIELD, "last_modified_at", "is_deleted"})
 TABLE_ATTRIBUTES = ((LEADS_TABLE, "leads"), (EVENTS_TABLE, "events"), (VALUES_TABLE, "values"))
 
 
@@ -117,6 +125,20 @@ def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list
         params=base_params(start_ms, stop_ms),
         paginator=paginator,
         records=leads_of,
+    )
+
+
+def range_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list[dict[str, Any]]]:
+    """`fetch_pages` of the whole range, in the same order, with a long range (a first load, a backfill) cut
+    into time slices fetched side by side (leads_slices.py); a nightly's day or two is one slice."""
+    min_slice_ms, max_slices = leads_slices.SLICE_DAYS * DAY_MS, leads_slices.MAX_SLICES
+    slices = slice_bounds(start_ms, stop_ms, min_slice_ms=min_slice_ms, max_slices=max_slices)
+    return sliced_pages(
+        lambda start, stop: fetch_pages(client, start, stop),
+        slices,
+        workers=leads_slices.WORKERS,
+        ahead=leads_slices.PAGES_AHEAD,
+        name="hubspot_leads slice",
     )
 
 
@@ -201,6 +223,16 @@ class FlattenLeadsPages(ItemTransform[Any]):
         self.arrow_batches = 0  # column-wise (nested_to_tables), the normal path
         self.row_batches = 0  # row by row (flatten_leads), when the column-wise path cannot reproduce it
         self.drift_batches = 0  # ... and then as dicts for dlt's normalizer (vendor type drift)
+        self.appends: bool | None = None  # this run's first load appends (leads_first_load.py); decided once
+
+    def _mark(self, item: pa.Table | list[dict[str, Any]], table_name: str) -> Any:
+        """`item` marked for `table_name`: appended on a first load that may (leads_first_load.py), else
+        merged by the resource's hints."""
+        if self.appends is None:
+            self.appends = self.stamp_ids and first_load_appends(DECLARED_COLUMNS)
+        if self.appends:
+            return as_append(item, table_name, hard_delete=self.hard_delete)
+        return dlt.mark.with_table_name(item, table_name)
 
     def __call__(self, item: Any, meta: Any = None) -> Iterator[Any]:
         if isinstance(item, pa.Table):
@@ -223,7 +255,7 @@ class FlattenLeadsPages(ItemTransform[Any]):
             table = getattr(fast, attribute) if fast is not None else None
             if table is not None and not incompatible_columns(table, _known_types(table_name)):
                 self.arrow_batches += 1
-                yield dlt.mark.with_table_name(self._stamped(table), table_name)
+                yield self._mark(self._stamped(table), table_name)
                 continue
             # The row-by-row path decides: arrow per table where its types allow, else dicts.
             self.row_batches += 1
@@ -231,7 +263,7 @@ class FlattenLeadsPages(ItemTransform[Any]):
                 rows = leads if leads is not None else nested.to_pylist()  # type: ignore[union-attr]
                 page = flatten_leads(rows, hard_delete=self.hard_delete)
             items = self._as_items(table_name, getattr(page, attribute))
-            yield dlt.mark.with_table_name(self._stamped(items) if isinstance(items, pa.Table) else items, table_name)
+            yield self._mark(self._stamped(items) if isinstance(items, pa.Table) else items, table_name)
 
     def _stamped(self, table: pa.Table) -> pa.Table:
         return stamp_dlt_ids(table) if self.stamp_ids else table
@@ -331,10 +363,11 @@ def leads_resource(
         start_ms = last_modified.last_value
         if start_ms is None or start_ms > stop_ms:
             return
-        # Pages arrive in cursor order, so a terminal answer mid-run (a DAILY 429) keeps every page before
-        # it: the cursor then stands at the last lead loaded and the next run continues from there.
+        # Pages arrive in cursor order, also when time slices are fetched side by side (leads_slices.py), so
+        # a terminal answer mid-run (a DAILY 429) keeps every page before it: the cursor then stands at the
+        # last lead loaded and the next run continues from there.
         pages = keep_until_failure(
-            fetch_pages(client, start_ms, stop_ms), source=settings.LEADS_SOURCE, what="the leads list"
+            range_pages(client, start_ms, stop_ms), source=settings.LEADS_SOURCE, what="the leads list"
         )
         yield from batches(pages, settings.LEADS_BATCH_SIZE)
 

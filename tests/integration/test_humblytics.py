@@ -24,6 +24,11 @@ from sources.common.stats import RUN_STATS
 from sources.humblytics import humblytics, settings
 from tests.support.pipelines import local_pipeline
 
+# These tests count requests and retries exactly: the hard sandbox's 10 requests a second would add 429s and
+# retries to every count, and seconds of waiting to every run (the CLI runs in test_runs.py keep the limit on).
+NO_RATE_LIMIT = {"humblytics_rate_limit": None}
+pytestmark = pytest.mark.sandbox_config(**NO_RATE_LIMIT)
+
 NIGHT = pendulum.datetime(2026, 11, 20, 2, tz="UTC")
 START = "2026-11-10"
 DAYS = [pendulum.date(2026, 11, d) for d in range(10, 20)]  # 11-10 .. 11-19
@@ -257,7 +262,7 @@ def test_both_readings_of_end_load_the_same_rows(
     assert [r.message for r in caplog.records if "outside the requested days" in r.message] == []
     caplog.clear()
 
-    other = sandbox_factory(humblytics_end_inclusive=True)
+    other = sandbox_factory(humblytics_end_inclusive=True, **NO_RATE_LIMIT)
     inclusive = Loader(other, tmp_path, name="inclusive")
     with caplog.at_level(logging.WARNING, logger="sources.humblytics"):
         inclusive.run(timezone=NY, at=NIGHT.add(hours=6))
@@ -315,7 +320,8 @@ def test_planned_windows_one_trends_request_each(sandbox: Any, loader: Loader, m
 
 
 def test_range_too_large_splits_the_window(sandbox_factory: Any, tmp_path: Path) -> None:
-    sandbox = sandbox_factory(humblytics_bucket_limit=6)  # 10 days = 11 buckets: refused; 5 days = 6: fine
+    # 10 days = 11 buckets: refused; 5 days = 6: fine
+    sandbox = sandbox_factory(humblytics_bucket_limit=6, **NO_RATE_LIMIT)
     loader = Loader(sandbox, tmp_path)
     assert loader.run(resources=[settings.TRENDS_TABLE]) == []
     assert [(r["start"], r["end"], r["status"]) for r in requests(sandbox, "traffic/trends")] == [

@@ -33,7 +33,9 @@ def leads_requests(sandbox: Any) -> list[dict[str, Any]]:
     return [e for e in sandbox.request_log if e["vendor"] == "hubspot_leads"]
 
 
-@pytest.mark.sandbox_config(**LEADS)
+# The DAILY 429's partial load, compared with the leads the sandbox serves: leads edited while the runs page
+# (the moving clock) would leave or enter that set between the reads (noise here; tests/reliability covers it).
+@pytest.mark.sandbox_config(**LEADS, clock_step_ms=0)
 def test_daily_429_mid_leads_keeps_the_pages_before_it_and_the_cursor_at_them(sandbox, warehouse, cli) -> None:
     sandbox.set_faults("hubspot_leads:status=429,policy=DAILY,start=3")
     result = cli("run", "--sources", "hubspot_analytics,hubspot_leads")

@@ -8,7 +8,9 @@ import pytest
 from sources.humblytics import settings
 from tests.integration.test_postgres import SKIP, _sorted
 
-pytestmark = pytest.mark.postgres
+# Two runs over one world, compared row for row: the moving clock would show each run a different one.
+# ...and Humblytics' 10 requests a second, which once made the DuckDB run exhaust its retries (HTTP 429).
+pytestmark = [pytest.mark.postgres, pytest.mark.sandbox_config(clock_step_ms=0, humblytics_rate_limit=None)]
 # Its own schema: the session's server also holds what other tests' `run` of every source loaded.
 DATASET = "humblytics_parity"
 

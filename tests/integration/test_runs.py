@@ -4,9 +4,15 @@ and configuration mistakes found while building sources are refused before state
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import duckdb
 import pytest
+
+# Every run here loads all four sources. Humblytics' 10 requests a second would make each run wait seconds for
+# it, spend MAX_ATTEMPTS=2 meant for the failing Leads, and on a month's backfill it ran out of its 6 attempts
+# (HTTP 429) once in two runs (a finding of issue 18, reported): noise for what these tests are about.
+pytestmark = pytest.mark.sandbox_config(humblytics_rate_limit=None)
 
 
 def test_a_failing_source_is_reported_and_the_others_load(sandbox, warehouse, cli, monkeypatch) -> None:
@@ -44,7 +50,8 @@ def test_status_shows_cursor_and_rows_after_a_nightly(sandbox, warehouse, cli, m
     assert "hubspot_analytics_totals  date    2026-11-19" in status.out
     leads = warehouse.count("hubspot_leads")
     assert any(line.split()[:2] == ["hubspot_leads", str(leads)] for line in status.out.splitlines())
-    assert "lastModifiedAt  2026-11-19T" in status.out  # epoch ms shown as a UTC timestamp
+    # epoch ms shown as a UTC timestamp: the newest lead of the night, edited yesterday or before 02:00 today
+    assert re.search(r"lastModifiedAt  2026-11-(19|20)T", status.out), status.out
     # arrow batches skip dlt's normalizer; config still stamps each row with its load id
     assert warehouse.query("SELECT COUNT(*) FROM marketing.hubspot_leads WHERE _dlt_load_id IS NULL") == [(0,)]
 

@@ -32,7 +32,9 @@ def test_status_shows_nightly_and_backfill_apart_cursor_rows_and_lag(project) ->
     )
     assert "hubspot_analytics_totals  date    2026-11-19  1" in status.out
     assert "hubspot_analytics_totals  15    2026-11-01  2026-11-19" in status.out
-    assert any(line.startswith("hubspot_leads  lastModifiedAt  2026-11-19T") and line.endswith("  1") for line in lines)
+    # the hard sandbox edits leads around the clock: the newest one of the night was edited before 02:00 today
+    leads_cursor = "hubspot_leads  lastModifiedAt  2026-11-20T01:"
+    assert any(line.startswith(leads_cursor) and line.endswith("  0") for line in lines), status.out
 
     data = json.loads(project.run("status", "--sources", HUBSPOT, "--json").out)
     analytics, leads = data["sources"]
@@ -62,19 +64,20 @@ def test_max_lag_exits_1_when_a_resource_is_staler_from_the_flag_or_the_config(p
     assert project.run("run", "--sources", HUBSPOT).code == 0
     assert project.run("status", "--sources", HUBSPOT, "--max-lag", "1").code == 0
 
-    three_days_later = NIGHT.add(days=2)
-    stale = project.run("status", "--sources", HUBSPOT, "--max-lag", "2", now=three_days_later)
+    # three nights later: analytics' cursor is 11-19, the leads' 11-20 (a lead edited before the night's 02:00)
+    later = NIGHT.add(days=3)
+    stale = project.run("status", "--sources", HUBSPOT, "--max-lag", "2", now=later)
     assert stale.code == 1
     assert stale.err.strip() == (
-        "stale: 2 resource(s) lag more than 2 days behind 2026-11-22: hubspot_analytics_totals (3 days), "
+        "stale: 2 resource(s) lag more than 2 days behind 2026-11-23: hubspot_analytics_totals (4 days), "
         "hubspot_leads (3 days)."
     )
     configured = project.run(
-        "status", "--json", "--sources", HUBSPOT, now=three_days_later, env={"MARKETING_ELT__MAX_LAG_DAYS": "2"}
+        "status", "--json", "--sources", HUBSPOT, now=later, env={"MARKETING_ELT__MAX_LAG_DAYS": "2"}
     )
     assert configured.code == 1
     assert json.loads(configured.out)["stale"] == [
-        {"source": "hubspot_analytics", "resource": "hubspot_analytics_totals", "lag_days": 3},
+        {"source": "hubspot_analytics", "resource": "hubspot_analytics_totals", "lag_days": 4},
         {"source": "hubspot_leads", "resource": "hubspot_leads", "lag_days": 3},
     ]
     bad = project.run("status", "--max-lag", "two")

@@ -65,7 +65,8 @@ def walk(body: dict[str, Any], config: SandboxConfig = CONFIG) -> list[dict[str,
 
 def key(record: dict[str, Any]) -> tuple:
     meta = record["conversion_meta"]
-    return (record["email"], record["timestamp"], record["conversion_page"], meta["type"], meta["id"])
+    # `email` is optional (facts.md; the hard sandbox leaves it out of some records)
+    return (record.get("email"), record["timestamp"], record["conversion_page"], meta["type"], meta["id"])
 
 
 def truth(

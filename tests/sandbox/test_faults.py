@@ -104,6 +104,7 @@ def test_429_with_and_without_retry_after(sandbox: SandboxServer, client: httpx.
     assert without.status_code == 429 and "retry-after" not in without.headers
 
 
+@pytest.mark.sandbox_config(error_variants=False)  # the documented body exactly, not its variants
 def test_daily_policy_429_from_the_kth_request(sandbox: SandboxServer, client: httpx.Client) -> None:
     """facts.md: 429 bodies carry policyName (TEN_SECONDLY_ROLLING, DAILY); Retry-After is not always sent."""
     sandbox.set_faults("hubspot_leads:status=429,policy=DAILY,start=3")
@@ -135,9 +136,10 @@ def test_policy_parses_and_defaults_to_ten_secondly(sandbox: SandboxServer, clie
 
 def test_policy_over_the_admin_endpoint(sandbox: SandboxServer, client: httpx.Client) -> None:
     rules = {"rules": [{"target": "hubspot", "status": 429, "policy": "DAILY", "count": 1}]}
-    assert client.post("/_sandbox/faults", json=rules).json()["rules"][0]["policy"] == "DAILY"
+    admin = sandbox.admin_url + "/_sandbox/faults"
+    assert httpx.post(admin, json=rules).json()["rules"][0]["policy"] == "DAILY"
     assert client.get(SOURCES, headers=AUTH).json()["policyName"] == "DAILY"
-    refused = client.post("/_sandbox/faults", json={"spec": "hubspot:status=429,policy=HOURLY"})
+    refused = httpx.post(admin, json={"spec": "hubspot:status=429,policy=HOURLY"})
     assert refused.status_code == 400 and "policy" in refused.json()["error"]
 
 
@@ -149,8 +151,8 @@ def test_injected_hubspot_errors_carry_the_correlation_header(sandbox: SandboxSe
 
 
 def test_injected_ids_repeat_run_to_run(sandbox_factory: Any) -> None:
-    def ids() -> list[str]:
-        server = sandbox_factory(faults="hubspot_leads:status=429,policy=DAILY")
+    def ids() -> list[str]:  # every body with its requestId: variants may leave it out
+        server = sandbox_factory(faults="hubspot_leads:status=429,policy=DAILY", error_variants=False)
         with httpx.Client(base_url=server.base_url) as c:
             return [c.get(LEADS, params=LEADS_PARAMS).json()["requestId"] for _ in range(3)]
 
@@ -283,6 +285,7 @@ def test_null_field_turns_every_value_null(sandbox: SandboxServer, client: httpx
         parse_spec("hubspot_leads:drop_field")
 
 
+@pytest.mark.sandbox_config(error_variants=False)  # the kind rule itself
 def test_injected_errors_keep_one_shape_without_variants(sandbox: SandboxServer, client: httpx.Client) -> None:
     """The kind default: every injected 500 has the same body shape (hard: sandbox/variants.py rotates them)."""
     sandbox.set_faults("hubspot_analytics:status=500,count=4")

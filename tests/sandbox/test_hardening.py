@@ -1,7 +1,7 @@
 """The hard sandbox (issue 18): each behaviour that makes it as hard as the real vendors, with its switch.
 
 Every behaviour is a ``check_*`` function that raises AssertionError when the sandbox is kinder. Its test
-runs it on the `hard_sandbox_factory` (``sandbox.core.HARD``); ``test_each_check_fails_with_its_switch_off``
+runs it on the `sandbox_factory` (hard: ``sandbox.core.HARD``); ``test_each_check_fails_with_its_switch_off``
 runs the same check with only that behaviour's switch turned back to the kind default and expects it to
 fail, so no check here can pass against the kinder behaviour.
 """
@@ -389,16 +389,16 @@ BEHAVIOURS = [
 
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS, ids=lambda b: b.name)
-def test_hard_sandbox(behaviour: Behaviour, hard_sandbox_factory: Factory) -> None:
-    behaviour.check(hard_sandbox_factory(**behaviour.config))
+def test_hard_sandbox(behaviour: Behaviour, sandbox_factory: Factory) -> None:
+    behaviour.check(sandbox_factory(**behaviour.config))
 
 
 @pytest.mark.parametrize("behaviour", BEHAVIOURS, ids=lambda b: b.name)
-def test_each_check_fails_with_its_switch_off(behaviour: Behaviour, hard_sandbox_factory: Factory) -> None:
+def test_each_check_fails_with_its_switch_off(behaviour: Behaviour, sandbox_factory: Factory) -> None:
     """The check is not vacuous: with its one switch back at the kind default, it fails."""
     assert all(getattr(SandboxConfig(), key) == value for key, value in behaviour.off.items()), "not the default"
     with pytest.raises(AssertionError):
-        behaviour.check(hard_sandbox_factory(**{**behaviour.config, **behaviour.off}))
+        behaviour.check(sandbox_factory(**{**behaviour.config, **behaviour.off}))
 
 
 def test_every_hard_switch_has_a_check() -> None:
@@ -409,12 +409,23 @@ def test_every_hard_switch_has_a_check() -> None:
     assert all(getattr(kind, key) != value for key, value in HARD.items())
 
 
-def test_hard_config_helper_and_fixture(hard_sandbox: SandboxServer) -> None:
+def test_hard_config_helper_and_fixture(sandbox: SandboxServer) -> None:
     assert HARD["hubspot_daily_limit"] == 650_000
     assert SandboxConfig.hard(seed=7).seed == 7 and SandboxConfig.hard().today_partial
-    assert all(getattr(hard_sandbox.config, key) == value for key, value in HARD.items())
-    assert hard_sandbox.now() == pendulum.datetime(2026, 11, 20, 2, tz="UTC")  # the nightly's hour
-    assert math.isclose(hard_sandbox.config.clock_step_ms / 1000, 60)
+    assert all(getattr(sandbox.config, key) == value for key, value in HARD.items())
+    assert sandbox.now() == pendulum.datetime(2026, 11, 20, 2, tz="UTC")  # the nightly's hour
+    assert math.isclose(sandbox.config.clock_step_ms / 1000, 60)
+
+
+@pytest.mark.kind_sandbox
+@pytest.mark.sandbox_config(leads_per_day=3)
+def test_the_kind_marker_starts_the_kind_sandbox(sandbox: SandboxServer, sandbox_factory: Factory) -> None:
+    """The fixtures are hard unless a test asks for the kind sandbox; `sandbox_config` still applies on top."""
+    kind = SandboxConfig()
+    for server in (sandbox, sandbox_factory()):
+        assert all(getattr(server.config, key) == getattr(kind, key) for key in HARD)
+        assert server.admin_url == server.base_url and server.now() == pendulum.datetime(2026, 11, 20, tz="UTC")
+    assert sandbox.config.leads_per_day == 3
 
 
 def test_leads_at_a_moving_now_equal_a_world_built_at_that_now() -> None:
@@ -439,15 +450,15 @@ def test_leads_at_a_moving_now_equal_a_world_built_at_that_now() -> None:
                 assert derived.index(pivot, deleted) == fresh.index(pivot, deleted)
 
 
-def test_a_stopped_clock_stays_where_it_stood(hard_sandbox: SandboxServer) -> None:
+def test_a_stopped_clock_stays_where_it_stood(sandbox: SandboxServer) -> None:
     """`configure(clock_step_ms=0)` stops the moving clock at its current minute; `set_today` restarts the day."""
-    with httpx.Client(base_url=hard_sandbox.base_url) as client:
+    with httpx.Client(base_url=sandbox.base_url) as client:
         tick(client, 5)
-        assert hard_sandbox.now() == pendulum.datetime(2026, 11, 20, 2, 5, tz="UTC")
-        hard_sandbox.configure(clock_step_ms=0)
+        assert sandbox.now() == pendulum.datetime(2026, 11, 20, 2, 5, tz="UTC")
+        sandbox.configure(clock_step_ms=0)
         tick(client, 5)
-        assert hard_sandbox.now() == pendulum.datetime(2026, 11, 20, 2, 5, tz="UTC")
-    hard_sandbox.set_today(TODAY)
-    assert hard_sandbox.now() == pendulum.datetime(2026, 11, 20, 2, tz="UTC")
+        assert sandbox.now() == pendulum.datetime(2026, 11, 20, 2, 5, tz="UTC")
+    sandbox.set_today(TODAY)
+    assert sandbox.now() == pendulum.datetime(2026, 11, 20, 2, tz="UTC")
     with pytest.raises(ValueError, match="separate_admin_port"):
-        hard_sandbox.configure(separate_admin_port=False)
+        sandbox.configure(separate_admin_port=False)

@@ -42,7 +42,7 @@ def test_stats_and_log_count_requests_and_mask_the_token(sandbox: SandboxServer)
             client.get("/leads/v1/list", params={"access_token": HUBSPOT_TOKEN, "max": 1})
         client.get(EXISTS, headers=AUTH)
         client.get(EXISTS)  # 401
-        stats = client.get("/_sandbox/stats").json()
+        stats = httpx.get(sandbox.admin_url + "/_sandbox/stats").json()
     assert stats["total"] == 5
     assert stats["by_vendor"] == {"hubspot_analytics": 2, "hubspot_leads": 3}
     assert stats["by_endpoint"]["hubspot_leads"] == {"GET /leads/v1/list": 3}
@@ -58,26 +58,26 @@ def test_stats_and_log_count_requests_and_mask_the_token(sandbox: SandboxServer)
 
 def test_admin_reset_endpoint(sandbox: SandboxServer) -> None:
     httpx.get(sandbox.base_url + EXISTS, headers=AUTH)
-    assert httpx.post(sandbox.base_url + "/_sandbox/reset").status_code == 200
+    assert httpx.post(sandbox.admin_url + "/_sandbox/reset").status_code == 200
     assert sandbox.stats()["total"] == 0
 
 
 def test_admin_clock_moves_simulated_today(sandbox: SandboxServer) -> None:
-    url = sandbox.base_url + "/_sandbox/clock"
-    params = {"start": "20261120", "end": "20261120"}
+    url = sandbox.admin_url + "/_sandbox/clock"
+    params = {"start": "20261121", "end": "20261121"}  # tomorrow: empty (today is partial in the hard sandbox)
     daily = sandbox.base_url + "/analytics/v2/reports/totals/daily"
-    assert httpx.get(daily, params=params, headers=AUTH).json() == {"2026-11-20": []}
+    assert httpx.get(daily, params=params, headers=AUTH).json() == {"2026-11-21": []}
     response = httpx.post(url, json={"today": "2026-11-22"})
     assert response.status_code == 200 and response.json() == {"today": "2026-11-22"}
     assert sandbox.config.today.isoformat() == "2026-11-22"
-    assert httpx.get(daily, params=params, headers=AUTH).json()["2026-11-20"] != []
+    assert httpx.get(daily, params=params, headers=AUTH).json()["2026-11-21"] != []
     assert httpx.post(url, json={"today": "22/11/2026"}).status_code == 400
     assert httpx.post(url, content=b"not json").status_code == 400
     assert sandbox.stats()["total"] == 2  # admin calls are not vendor requests
 
 
 def test_admin_faults_replace_and_clear(sandbox: SandboxServer) -> None:
-    url = sandbox.base_url + "/_sandbox/faults"
+    url = sandbox.admin_url + "/_sandbox/faults"
     response = httpx.post(url, json={"spec": "hubspot_leads:status=503,count=1"})
     assert response.status_code == 200 and response.json()["rules"][0]["status"] == 503
     leads = sandbox.base_url + "/leads/v1/list"
@@ -129,6 +129,7 @@ def test_marker_configures_the_fixture(sandbox: SandboxServer) -> None:
 # send the requests would see no 429 (a false failure), and the "window rolls" test would need real sleeps.
 
 
+@pytest.mark.sandbox_config(error_variants=False)  # the exact documented 429 body, not its variants
 def test_hubspot_190_requests_per_10_seconds_across_both_apis_then_429_without_retry_after(
     sandbox: SandboxServer,
 ) -> None:
@@ -152,7 +153,8 @@ def test_hubspot_190_requests_per_10_seconds_across_both_apis_then_429_without_r
     assert sandbox.stats()["by_vendor_status"]["hubspot_analytics"]["429"] == 2
 
 
-@pytest.mark.sandbox_config(hubspot_rate_limit=(3, 1.0))
+# The kind sliding rule: refused requests counting too is test_hardening's check.
+@pytest.mark.sandbox_config(hubspot_rate_limit=(3, 1.0), rate_limits_count_refused=False)
 def test_hubspot_window_rolls(sandbox: SandboxServer) -> None:
     clock = fake_clock_limits(sandbox)
     with httpx.Client(base_url=sandbox.base_url, headers=AUTH) as client:
@@ -166,7 +168,8 @@ def test_hubspot_window_rolls(sandbox: SandboxServer) -> None:
         assert [status_at(t) for t in (1.0, 1.0, 1.5)] == [200, 429, 200]
 
 
-@pytest.mark.sandbox_config(humblytics_rate_limit=(2, 5.0))
+# Every 429 with Retry-After (the hard share of 429s without it is test_hardening's check).
+@pytest.mark.sandbox_config(humblytics_rate_limit=(2, 5.0), humblytics_retry_after_share=1.0, error_variants=False)
 def test_humblytics_rate_limit_sends_retry_after(sandbox: SandboxServer) -> None:
     clock = fake_clock_limits(sandbox)
     url = f"{sandbox.url_for('humblytics')}/properties/{HUMBLYTICS_PROPERTY}/traffic/trends"
