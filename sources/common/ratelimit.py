@@ -22,8 +22,8 @@ class RateLimiter:
     Adaptive below the ceiling: a vendor that publishes no numbers (Humblytics: "limits will evolve with
     usage") or a budget shared with other tools refuses more than our own limit predicts, and a fixed rate
     then meets a 429 on every window until retries run out. So `refused()` halves the rate in force and each
-    window's worth of `succeeded()` answers raises it by one again, up to `max_requests` (additive increase,
-    multiplicative decrease).
+    window's worth of `succeeded()` answers raises it by a quarter again, up to `max_requests`: under a vendor
+    that allows less it settles below the vendor's rate, probing it now and then.
     """
 
     def __init__(
@@ -81,13 +81,15 @@ class RateLimiter:
             self._limit, self._granted, self._last_cut = max(1, self._limit // 2), 0, now
 
     def succeeded(self) -> None:
-        """An answer the vendor did not refuse: after a window's worth of them, one more request per period."""
+        """An answer the vendor did not refuse: after a window's worth of them, a quarter more (at least one)
+        request per period, so a rate cut by one stray 429 is back within a few windows."""
         with self._lock:
             if self._limit >= self.max_requests:
                 return
             self._granted += 1
             if self._granted >= self._limit:
-                self._limit, self._granted = self._limit + 1, 0
+                grown = max(self._limit + 1, self._limit * 5 // 4)
+                self._limit, self._granted = min(grown, self.max_requests), 0
 
     def acquire(self) -> None:
         """Block until a request may be sent, then count it."""

@@ -9,7 +9,7 @@ from sources.humblytics import settings
 from tests.integration.test_postgres import SKIP, _sorted
 
 # Two runs over one world, compared row for row: the moving clock would show each run a different one.
-# ...and Humblytics' 10 requests a second, which once made the DuckDB run exhaust its retries (HTTP 429).
+# ...and Humblytics' 10 requests a second would double the test's time (not what it is about).
 pytestmark = [pytest.mark.postgres, pytest.mark.sandbox_config(clock_step_ms=0, humblytics_rate_limit=None)]
 # Its own schema: the session's server also holds what other tests' `run` of every source loaded.
 DATASET = "humblytics_parity"

@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 # Every run here loads all four sources. Humblytics' 10 requests a second would make each run wait seconds for
-# it, spend MAX_ATTEMPTS=2 meant for the failing Leads, and on a month's backfill it ran out of its 6 attempts
-# (HTTP 429) once in two runs (a finding of issue 18, reported): noise for what these tests are about.
+# it and spend MAX_ATTEMPTS=2 meant for the failing Leads: noise for what these tests are about. (That limit
+# once exhausted a month's backfill; the adaptive limiter fixed it: tests/reliability and the soak cover it.)
 pytestmark = pytest.mark.sandbox_config(humblytics_rate_limit=None)
 
 

@@ -175,9 +175,12 @@ def test_rate_limiter_halves_its_rate_when_refused_and_earns_it_back_a_window_at
     for _ in range(2):
         limiter.succeeded()
     assert limiter.limit == 3
-    for _ in range(sum(range(3, 100))):  # a window's worth at each rate on the way up
-        limiter.succeeded()
-    assert limiter.limit == 100
+    windows = 0
+    while limiter.limit < 100:  # a quarter more per window's worth: back within a few dozen windows
+        for _ in range(limiter.limit):
+            limiter.succeeded()
+        windows += 1
+    assert windows < 25
     limiter.succeeded()
     assert limiter.limit == 100  # never above the ceiling
 
@@ -194,6 +197,8 @@ def test_an_adaptive_limiter_settles_under_a_vendor_that_allows_less_than_its_ce
         refused.append(sum(1 for t in answered if fake.t - t < 1.0) >= 10)
         limiter.refused() if refused[-1] else limiter.succeeded()
         answered.append(fake.t)  # refused requests count toward the vendor's window too
-    assert limiter.limit <= 11
+    # settled near the vendor's 10 a second: most of what it allows, rarely more than it allows
+    rate = 300 / (answered[-1] - answered[300])
+    assert 6 <= rate <= 12, rate
     # a fixed 100/s would be refused on nine requests of ten, all along; settled, about one in ten is a probe
     assert sum(refused) < 150 and sum(refused[300:]) < 30, (sum(refused), sum(refused[300:]))
