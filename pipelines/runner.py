@@ -33,7 +33,7 @@ from dlt.common.configuration.exceptions import ConfigurationException
 from dlt.common.runtime import signals
 from dlt.sources import DltSource
 
-from sources.common import clock
+from sources.common import clock, ratelimit
 from sources.common.errors import ConfigError, MarketingEltError
 from sources.common.partial import STOPS
 from sources.common.stats import RUN_STATS, counting_for
@@ -158,6 +158,7 @@ def run_sources(
     parallel = parallel_sources() if parallel is None else parallel
     RUN_STATS.reset()
     STOPS.reset()
+    ratelimit.reset_all()
     signals.set_received_signal(0)
     context = context or RunContext(command="marketing-elt")
     started = time.monotonic()

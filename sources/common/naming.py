@@ -29,11 +29,13 @@ def column_name(raw_key: str, prefix: str = "") -> str:
 
 
 def extra_columns(record: Mapping[str, Any], known: Collection[str], taken: Collection[str]) -> dict[str, Any]:
-    """The scalar fields of `record` its document does not list (`known`), named as dlt would and never over a
-    column in `taken`: a field a vendor adds lands in a new column instead of being dropped (schema drift)."""
+    """The fields of `record` its document does not list (`known`), named as dlt would and never over a column
+    in `taken`: a field a vendor adds lands in a new column instead of being dropped (schema drift), and a
+    nested object in child columns (dlt flattens it: `segment` -> `segment__id`). Lists are left out: they
+    would become child tables with no key to merge on."""
     extra: dict[str, Any] = {}
     for key, value in record.items():
         column = snake_case(key)
-        if key not in known and column not in taken and isinstance(value, str | int | float | bool):
+        if key not in known and column not in taken and isinstance(value, str | int | float | bool | Mapping):
             extra[column] = value
     return extra

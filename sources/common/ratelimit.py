@@ -5,10 +5,20 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 
 from .errors import ConfigError
+
+_LIMITERS: weakref.WeakSet[RateLimiter] = weakref.WeakSet()
+
+
+def reset_all() -> None:
+    """Every limiter back to its configured rate: each run starts from the budget it was given (the runner
+    calls this, so runs in one process, such as tests, do not inherit a rate another run cut)."""
+    for limiter in list(_LIMITERS):
+        limiter.reset()
 
 
 class RateLimiter:
@@ -46,6 +56,7 @@ class RateLimiter:
         self._stamps: deque[float] = deque()
         self._hold_until = 0.0
         self._limit = max_requests  # the rate in force: `max_requests` until the vendor refuses
+        _LIMITERS.add(self)
         self._granted = 0  # answers at this rate since it last changed
         self._last_cut = -math.inf
 
@@ -90,6 +101,11 @@ class RateLimiter:
             if self._granted >= self._limit:
                 grown = max(self._limit + 1, self._limit * 5 // 4)
                 self._limit, self._granted = min(grown, self.max_requests), 0
+
+    def reset(self) -> None:
+        """Back to `max_requests`, no hold: what a run learned about the vendor's rate does not outlive it."""
+        with self._lock:
+            self._limit, self._granted, self._last_cut, self._hold_until = self.max_requests, 0, -math.inf, 0.0
 
     def acquire(self) -> None:
         """Block until a request may be sent, then count it."""

@@ -44,7 +44,8 @@ def check_property(property_id: object) -> str:
     return value
 
 
-@dlt.source(name=settings.SOURCE, max_table_nesting=0)
+# Nesting 1: a nested object the vendor adds to a row becomes child columns (parse.py keeps it; rows hold no lists).
+@dlt.source(name=settings.SOURCE, max_table_nesting=1)
 def humblytics(
     api_key: str = dlt.secrets.value,
     property_id: str = dlt.config.value,

@@ -54,6 +54,8 @@ class Vendor:
     settings: dict[str, str] = field(default_factory=dict)
     new_fields: str = ""  # drift adding fields ...
     new_columns: dict[str, set[str]] = field(default_factory=dict)  # ... and the columns they must become
+    new_objects: str = ""  # drift adding a nested object {"id": 1, "label": "drifted"} ...
+    object_tables: tuple[str, ...] = ()  # ... to the rows of these tables (as `segment__id`, `segment__label`)
     retyped: str = ""  # drift turning numbers into text no loader coerces back (prefix "~") ...
     variants: dict[str, set[str]] = field(default_factory=dict)  # ... and the variant columns it must make
     vanishing: str = ""  # drift dropping fields or sending null ...
@@ -82,6 +84,8 @@ VENDORS = {
         new_fields="attributionhub:new_field=campaignGroup,parent=conversion_page;"
         "attributionhub:new_field=channelGroup,parent=channel",
         new_columns={"attributionhub_conversions": {"campaign_group"}, AH_CHANNELS: {"channel_group"}},
+        new_objects="attributionhub:new_object=segment,parent=conversion_page",
+        object_tables=("attributionhub_conversions",),
         retyped="attributionhub:type_change=total_sessions,prefix=~",
         variants={n: {"total_sessions__v_text"} for n in ("attributionhub_insights", AH_CHANNELS)},
         vanishing="attributionhub:drop_field=total_users;attributionhub:null_field=avg_time_to_convert",
@@ -99,6 +103,8 @@ VENDORS = {
             "humblytics_clicks_breakdown": {"target_group"},
             "humblytics_clicks_details": {"target_group"},
         },
+        new_objects="humblytics:new_object=segment,parent=pageviews;humblytics:new_object=segment,parent=sessions",
+        object_tables=("humblytics_traffic_trends", "humblytics_traffic_breakdown"),
         retyped="humblytics:type_change=sessions,prefix=~;humblytics:type_change=pageviews,prefix=~",
         variants={
             "humblytics_traffic_breakdown": {"sessions__v_text"},
@@ -288,6 +294,27 @@ def test_a_new_field_becomes_a_column_without_failure(
     for name, columns in new.items():
         for column in columns:
             assert {row[tables[name].columns.index(column)] for row in tables[name].rows} == {"drifted"}, name
+    assert_same_warehouse(without_columns(tables, new), reference)
+
+
+@each_vendor()
+def test_a_nested_object_appearing_becomes_child_columns(
+    vendor: Vendor, start_world: Start, warehouse: MakeWarehouse, reference_root: Path
+) -> None:
+    """Scenario 4: records gain a nested object; outcome: exit 0, its keys become child columns
+    (`segment__id`, `segment__label`) holding its values, and every other column equals a clean run's."""
+    scenario, subject = vendor.scenario(reference_root), warehouse("subject")
+    result = scenario.night(subject, start_world(WORLD), Night(FIRST_NIGHT, faults=vendor.new_objects, frozen=True))
+    assert result.code == 0, result.out + result.err
+    tables, reference = subject.tables(), scenario.reference(FIRST_NIGHT)
+    new = drifted_columns(tables, reference)
+    assert new == {name: {"segment__id", "segment__label"} for name in vendor.object_tables}
+    for name in vendor.object_tables:
+        columns = tables[name].columns
+        values = {
+            (row[columns.index("segment__id")], row[columns.index("segment__label")]) for row in tables[name].rows
+        }
+        assert values == {(1, "drifted")}, name
     assert_same_warehouse(without_columns(tables, new), reference)
 
 

@@ -136,10 +136,11 @@ def test_the_key_is_a_fixed_function_of_the_fields() -> None:
     assert conversion_key(identity, 1) == "e03473fe8a8d83c4fa5f0bfc7db42e50"
 
 
-def test_unknown_scalar_fields_are_kept_but_not_keyed() -> None:
+def test_unknown_fields_and_nested_objects_are_kept_but_not_keyed_and_lists_are_not() -> None:
     plain = keyed(record())[0]
-    extra = keyed(record(utmSource="google.com", nested={"x": 1}))[0]
-    assert extra["utm_source"] == "google.com" and "nested" not in extra
+    extra = keyed(record(utmSource="google.com", nested={"x": 1}, tags=["a"]))[0]
+    assert extra["utm_source"] == "google.com" and extra["nested"] == {"x": 1}  # dlt: `nested__x`
+    assert "tags" not in extra
     assert extra["conversion_key"] == plain["conversion_key"]
 
 

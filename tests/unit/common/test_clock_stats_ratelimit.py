@@ -11,7 +11,7 @@ import pytest
 
 from sources.common import clock, stats
 from sources.common.errors import ConfigError
-from sources.common.ratelimit import RateLimiter
+from sources.common.ratelimit import RateLimiter, reset_all
 from sources.common.stats import RUN_STATS
 
 
@@ -202,3 +202,15 @@ def test_an_adaptive_limiter_settles_under_a_vendor_that_allows_less_than_its_ce
     assert 6 <= rate <= 12, rate
     # a fixed 100/s would be refused on nine requests of ten, all along; settled, about one in ten is a probe
     assert sum(refused) < 150 and sum(refused[300:]) < 30, (sum(refused), sum(refused[300:]))
+
+
+def test_every_limiter_starts_each_run_at_its_configured_rate():
+    fake = FakeClock()
+    limiter = RateLimiter(40, 1.0, clock=fake, sleep=fake.sleep)
+    limiter.refused()
+    limiter.hold(30.0)
+    assert limiter.limit == 20
+    reset_all()
+    assert limiter.limit == 40
+    limiter.acquire()
+    assert fake.sleeps == []  # the hold is gone too
