@@ -159,11 +159,14 @@ def configure_logging(level: str) -> None:
 
 
 def _unexpected(exc: Exception) -> int:
-    """Broken config files are bad input (exit 2); anything else is a bug (exit 1). One line either way."""
+    """Broken config files are bad input (exit 2), Ctrl-C caught by DuckDB 130; anything else is a bug (exit 1)."""
     from dlt.common.configuration.providers.toml import TomlProviderReadException
 
-    from .failures import MarketingEltBug, find_cause, one_line
+    from .failures import MarketingEltBug, find_cause, find_interrupt, one_line
 
+    if find_interrupt(exc) is not None:  # Ctrl-C inside a DuckDB query (views refresh, status, publish)
+        print("interrupted: nothing further was started.", file=sys.stderr)
+        return EXIT_INTERRUPTED
     broken = find_cause(exc, TomlProviderReadException)
     if broken is not None:
         print(f"error: {config_file_message(broken)}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import duckdb
 from dlt.common.configuration.exceptions import (
     ConfigFieldMissingException,
     ConfigurationException,
@@ -22,6 +23,7 @@ from sources.common.redaction import redact
 from .registry import SourceSpec
 
 ONE_LINE_MAX = 400
+DUCKDB_INTERRUPTED = "Query interrupted"
 DEBUG_HINT = "rerun with --log-level DEBUG for the traceback"
 # DuckDB: 'IO Error: Could not set lock on file "/x.duckdb": Conflicting lock is held in /usr/bin/x (PID 12)'
 _DUCKDB_LOCK = re.compile(r'Could not set lock on file "([^"]+)": Conflicting lock is held in (.+?) \(PID (\d+)\)')
@@ -34,6 +36,19 @@ class MarketingEltBug(Exception):
 def find_cause(exc: BaseException | None, kind: type[BaseException] | tuple[type[BaseException], ...]) -> Any:
     """Walk dlt's wrappers (PipelineStepFailed, ResourceExtractionError, ...) down to an exception of `kind`."""
     return next((e for e in chain(exc) if isinstance(e, kind)), None)
+
+
+def find_interrupt(exc: BaseException | None) -> KeyboardInterrupt | None:
+    """The Ctrl-C behind a failure, if one is: DuckDB swallows a KeyboardInterrupt raised while a query runs on
+    the main thread and raises `RuntimeError("Query interrupted")` (or its InterruptException) in its place."""
+    for error in chain(exc):
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        if isinstance(error, duckdb.InterruptException) or (
+            type(error) is RuntimeError and str(error) == DUCKDB_INTERRUPTED
+        ):
+            return KeyboardInterrupt()
+    return None
 
 
 def innermost(exc: BaseException) -> BaseException:

@@ -39,7 +39,14 @@ from sources.common.partial import STOPS
 from sources.common.stats import RUN_STATS, counting_for
 
 from . import crashpoints, drift, ledger, sync
-from .failures import MarketingEltBug, describe_config_exception, describe_failure, find_cause, one_line
+from .failures import (
+    MarketingEltBug,
+    describe_config_exception,
+    describe_failure,
+    find_cause,
+    find_interrupt,
+    one_line,
+)
 from .progress import progress_for
 from .registry import SourceSpec
 from .validation import DateRange
@@ -285,7 +292,7 @@ class SourceRun:
         except Exception as exc:  # one sentence for the user; the traceback only at DEBUG
             self.failed = True
             self.result.ok = False
-            interrupt = find_cause(exc, KeyboardInterrupt)
+            interrupt = find_interrupt(exc)
             if interrupt is not None:
                 self.result.interrupted_by, self.result.error = _interrupted(self.spec, _signal_code(interrupt))
                 raise interrupt from None
