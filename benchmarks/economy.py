@@ -1,9 +1,7 @@
 """The fewest requests a nightly can make, per source, from the vendor documents, the data and the lookback.
 
-A nightly must read the new day(s) and re-read the days its lookback covers; which days those are is the
-source's setting (`lookback_days`, README "Configuration"): every daily source re-reads from the last loaded
-day minus `lookback_days` (dlt's `lag`), i.e. `lookback_days` + 1 days already loaded, plus the new day.
-`strict` counts only `lookback_days` re-read days (the last loaded day not among them) for comparison.
+A nightly must read the new day(s) and re-read the days its lookback covers: `lookback_days` days already
+loaded (README "Configuration"; sources/common/cursors.py), plus the new day.
 Per day, what the documents force (each rule names its document):
 - HubSpot analytics (hubspot-analytics-api.txt): one `daily` request per report per window of <= 500 points;
   a drilled report one paged `total` per drill level to find its values (350 a page, facts.md) and one
@@ -40,19 +38,17 @@ class Minimum:
     why: str
 
 
-def read_days(nightly: pendulum.DateTime, *, strict: bool = False) -> list[pendulum.Date]:
+def read_days(nightly: pendulum.DateTime) -> list[pendulum.Date]:
     """The days the nightly at `nightly` must read when the warehouse holds everything through the day before
     yesterday: the new day (yesterday) and the lookback."""
     yesterday = nightly.date().subtract(days=1)
     last_loaded = yesterday.subtract(days=1)
-    first = last_loaded.subtract(days=LOOKBACK_DAYS - (1 if strict else 0))
+    first = last_loaded.subtract(days=LOOKBACK_DAYS - 1)
     return [first.add(days=i) for i in range(yesterday.diff(first).in_days() + 1)]
 
 
-def minimum(
-    warehouse: Path, nightly: pendulum.DateTime, leads_changed: int, *, strict: bool = False
-) -> dict[str, Minimum]:
-    days = read_days(nightly, strict=strict)
+def minimum(warehouse: Path, nightly: pendulum.DateTime, leads_changed: int) -> dict[str, Minimum]:
+    days = read_days(nightly)
     first, last, n = days[0], days[-1], len(days)
     with duckdb.connect(str(warehouse), read_only=True) as con:
 

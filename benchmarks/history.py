@@ -86,10 +86,7 @@ def run(plan: Plan, echo: Callable[[str], None]) -> list[Figure]:
         nightly = next_night(sb, longest)
         warehouse = Path(longest["env"]["DESTINATION__DUCKDB__CREDENTIALS"])
         changed = int(nightly["rows"].get("hubspot_leads", {}).get("hubspot_leads", 0))
-        minimum = {
-            strict: economy.minimum(warehouse, night(TODAY.add(days=1)), changed, strict=strict)
-            for strict in (False, True)
-        }
+        minimum = economy.minimum(warehouse, night(TODAY.add(days=1)), changed)
         echo(f"history: the next night: {nightly['requests']} requests")
     return scaling_figures(samples) + economy_figures(max(plan.months), longest, nightly, minimum)
 
@@ -113,29 +110,22 @@ def scaling_figures(samples: dict[int, list[dict[str, Any]]]) -> list[Figure]:
 
 
 def economy_figures(
-    months: int, loaded: dict[str, Any], nightly: dict[str, Any], minimum: dict[bool, dict[str, economy.Minimum]]
+    months: int, loaded: dict[str, Any], nightly: dict[str, Any], minimum: dict[str, economy.Minimum]
 ) -> list[Figure]:
     bench = f"one nightly on a {months}-month-old warehouse (issue 19 target 4: <= 1.1x the minimum)"
     out = []
     for source in SOURCES:
         spent = nightly["requests"].get(source, 0)
-        least, strict = minimum[False][source], minimum[True][source]
-        out += [
+        least = minimum[source]
+        out.append(
             Figure(
                 bench,
                 f"{source}: requests / minimum",
                 [spent / least.requests],
                 "x",
                 f"{spent} requests, minimum {least.requests}: {least.why}",
-            ),
-            Figure(
-                bench,
-                f"{source}: requests / minimum re-reading lookback_days only",
-                [spent / strict.requests],
-                "x",
-                f"minimum {strict.requests}: {strict.why}",
-            ),
-        ]
+            )
+        )
     year = ", ".join(f"{source} {loaded['requests'].get(source, 0)}" for source in SOURCES)
     out.append(
         Figure(

@@ -1,7 +1,10 @@
 """Date cursors and complete days: what every daily resource asks "which days do I read tonight?".
 
-- nightly: `dlt.sources.incremental` from the last loaded day minus a lookback (`lag`: vendors restate
-  recent days, and late data arrives), never before `start_date`;
+- nightly: `dlt.sources.incremental` from a lookback before the last loaded day (`lag`: vendors restate
+  recent days, and late data arrives), never before `start_date`. `lookback_days` counts the days already
+  loaded that a nightly reads again, so each day is read once it is complete and again on each of the
+  `lookback_days` nights after; a day's numbers are final once a vendor's lateness has passed, and not
+  read again after that;
 - backfill `(first, last)`: `initial_value`/`end_value`, which makes dlt use a throw-away state, so the
   nightly cursor is neither read nor moved (dlt/extract/incremental: `end_value` means stateless);
 - either way a day is read only once it is over in the vendor's reporting timezone (yesterday there),
@@ -55,7 +58,9 @@ def date_cursor(
 
     A backfill's `end_value` is the day after `last`, exclusive (`range_end="open"`): one representation
     for date and instant cursors alike. `lag` on a date cursor counts days and never steps before
-    `initial_value` (dlt/extract/incremental/lag.py). `primary_key=()` leaves deduplication to the merge.
+    `initial_value` (dlt/extract/incremental/lag.py). dlt's cursor already starts at the last loaded day
+    (inclusive), so `lag` is one less than `lookback_days`: 0 and 1 both re-read that one day.
+    `primary_key=()` leaves deduplication to the merge.
     """
     if int(lookback_days) < 0:
         raise ConfigError(f"lookback_days must be 0 or more, got {lookback_days}.")
@@ -71,7 +76,7 @@ def date_cursor(
             primary_key=primary_key,
         )
     return dlt.sources.incremental(
-        cursor_path, initial_value=encode(start_date), lag=int(lookback_days) or None, primary_key=primary_key
+        cursor_path, initial_value=encode(start_date), lag=max(int(lookback_days) - 1, 0) or None, primary_key=primary_key
     )
 
 

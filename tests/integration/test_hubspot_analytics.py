@@ -252,7 +252,7 @@ def test_second_nightly_reads_new_days_plus_lookback(sandbox: Any, loader: Loade
     sandbox.reset_stats()
     sandbox.set_today(pendulum.date(2026, 11, 21))
     loader.run(at=NIGHT.add(days=1))
-    assert [(r["start"], r["end"]) for r in analytics_requests(sandbox)] == [("20261116", "20261120")]
+    assert [(r["start"], r["end"]) for r in analytics_requests(sandbox)] == [("20261117", "20261120")]
     assert loader.days() == [*DAYS, "2026-11-20"]
     assert loader.cursor()["last_value"] == pendulum.date(2026, 11, 20)
 
@@ -279,15 +279,16 @@ def test_restated_days_settle_after_the_lookback(sandbox: Any, sandbox_factory: 
         assert nightly.rows(table) == fresh.rows(table), table
         assert_unique_keys(nightly, table)
 
-    # Contrast: without a lookback, a day first read while restated keeps its early numbers.
-    stale = Loader(sandbox_factory(today=pendulum.date(2026, 11, 20)), tmp_path, name="stale")
-    for offset in range(4):
-        stale.sandbox.set_today(pendulum.date(2026, 11, 20 + offset))
-        stale.run(at=NIGHT.add(days=offset), lookback_days=0)
+    # Contrast: a lookback shorter than the restatement leaves a day with the numbers of its last read.
     by_day = {row[0]: row for row in fresh.rows()}
-    stale_by_day = {row[0]: row for row in stale.rows()}
-    assert stale_by_day[pendulum.date(2026, 11, 18)] != by_day[pendulum.date(2026, 11, 18)]
-    assert stale_by_day[pendulum.date(2026, 11, 12)] == by_day[pendulum.date(2026, 11, 12)]
+    for lookback_days, stale_day in ((0, 18), (2, 19)):
+        stale = Loader(sandbox_factory(today=pendulum.date(2026, 11, 20)), tmp_path, name=f"stale{lookback_days}")
+        for offset in range(4):
+            stale.sandbox.set_today(pendulum.date(2026, 11, 20 + offset))
+            stale.run(at=NIGHT.add(days=offset), lookback_days=lookback_days)
+        stale_by_day = {row[0]: row for row in stale.rows()}
+        assert stale_by_day[pendulum.date(2026, 11, stale_day)] != by_day[pendulum.date(2026, 11, stale_day)]
+        assert stale_by_day[pendulum.date(2026, 11, 12)] == by_day[pendulum.date(2026, 11, 12)]
 
 
 def test_backfill_reloads_the_range_and_leaves_the_cursor(sandbox: Any, loader: Loader) -> None:
@@ -319,7 +320,7 @@ def test_cli_nightly_then_backfill(sandbox: Any, warehouse: Any, cli: Any) -> No
     assert spans == {("20261101", "20261103")}
     sandbox.reset_stats()
     assert cli("run", "--sources", "hubspot_analytics").code == 0  # the cursor still says 11-19
-    assert {(r["start"], r["end"]) for r in analytics_requests(sandbox, "/daily")} == {("20261116", "20261119")}
+    assert {(r["start"], r["end"]) for r in analytics_requests(sandbox, "/daily")} == {("20261117", "20261119")}
 
 
 def test_cli_401_is_one_sentence_without_the_token(

@@ -67,7 +67,7 @@ def test_a_lost_data_dir_continues_from_the_warehouse_without_gap_or_duplicate(p
     assert sum("no local state in DLT_DATA_DIR; continuing from the warehouse's state" in n for n in resumed.notes) == 2
     # continued from the warehouse's cursor: the analytics nightly asked only for the lookback and the new days
     (analytics,) = project.vendor_requests("hubspot_analytics")
-    assert analytics["query"]["start"] == ["20261116"]
+    assert analytics["query"]["start"] == ["20261117"]
     assert project.snapshot() == first_load_at_later(new_project("reference"))
 
 
