@@ -76,7 +76,10 @@ def date_cursor(
             primary_key=primary_key,
         )
     return dlt.sources.incremental(
-        cursor_path, initial_value=encode(start_date), lag=max(int(lookback_days) - 1, 0) or None, primary_key=primary_key
+        cursor_path,
+        initial_value=encode(start_date),
+        lag=max(int(lookback_days) - 1, 0) or None,
+        primary_key=primary_key,
     )
 
 
