@@ -235,29 +235,33 @@ def _figures(
     if all("reload" in r for r in dlt):
         again = [r["reload"] for r in dlt]
         figures += [
-            Figure(
-                bench,
-                "re-load (merge over stored rows) share of native",
-                [100 * (rows / a["seconds"]) / n for a, n in zip(again, native_rate, strict=True)],
-                "%",
-                "same leads again, fresh cursor",
+            share_of_native(
+                bench, "re-load (merge over stored rows)", again, native_rate, rows, "same leads again, fresh cursor"
             ),
             Figure(bench, "re-load: wall", [a["seconds"] for a in again], "s"),
             Figure(bench, "re-load: load step", [a["steps"].get("load", 0.0) for a in again], "s"),
         ]
     if merged:
+        note = "delete-insert via a staging copy; a destination without exactly-once appends"
         figures += [
-            Figure(
-                bench,
-                "first load merged (as before) share of native",
-                [100 * (rows / m["seconds"]) / n for m, n in zip(merged, native_rate, strict=True)],
-                "%",
-                "delete-insert via a staging copy; a destination without exactly-once appends",
-            ),
+            share_of_native(bench, "first load merged (as before)", merged, native_rate, rows, note),
             Figure(bench, "first load merged: load step", [m["steps"].get("load", 0.0) for m in merged], "s"),
         ]
     figures += gap_figures(bench, dlt, native)
     return figures
+
+
+def share_of_native(
+    bench: str, name: str, runs: list[dict[str, Any]], native_rate: list[float], rows: int, note: str
+) -> Figure:
+    """A variant's rows/s as a percentage of native's, run pair by run pair."""
+    return Figure(
+        bench,
+        f"{name} share of native",
+        [100 * (rows / r["seconds"]) / n for r, n in zip(runs, native_rate, strict=True)],
+        "%",
+        note,
+    )
 
 
 def gap_figures(bench: str, dlt: list[dict[str, Any]], native: list[dict[str, Any]]) -> list[Figure]:
