@@ -78,7 +78,8 @@ def worker(args: dict[str, Any]) -> dict[str, Any]:
 
     from pipelines.ledger import TABLE
     from pipelines.registry import SOURCES as SPECS
-    from pipelines.runner import RunContext, prepare, run_sources
+    from pipelines.runner import prepare, run_sources
+    from pipelines.source_run import RunContext
     from pipelines.validation import DateRange
     from sources.common import clock
 

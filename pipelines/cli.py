@@ -222,7 +222,8 @@ def _run(args: argparse.Namespace, date_range: DateRange | None) -> int:
     from .preflight import check_warehouse, check_warehouse_location
     from .report import format_run_report
     from .reporting import publish_after_run
-    from .runner import RunContext, prepare, run_sources
+    from .runner import prepare, run_sources
+    from .source_run import RunContext
     from .validation import check_config, check_data_dir, check_destination, parse_destination, parse_sources
     from .warehouse import duckdb_path
 

@@ -14,7 +14,8 @@ from .lock import run_lock
 from .preflight import check_warehouse, check_warehouse_location
 from .registry import SOURCES, available_sources
 from .report import format_run_report, landed, table
-from .runner import RunContext, make_pipeline, prepare, run_sources
+from .runner import prepare, run_sources
+from .source_run import RunContext, make_pipeline
 from .warehouse import duckdb_path
 
 # The demo's pipeline state always lives here, never in the DLT_DATA_DIR of real runs: sandbox cursors

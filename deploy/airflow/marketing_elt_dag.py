@@ -62,7 +62,7 @@ def marketing_elt_nightly() -> None:
     from dlt.helpers.airflow_helper import PipelineTasksGroup
 
     from pipelines.registry import available_sources
-    from pipelines.runner import make_pipeline
+    from pipelines.source_run import make_pipeline
     from pipelines.warehouse import LOADER_FILE_FORMAT
 
     loads = []

@@ -13,7 +13,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from pipelines.runner import find_cause
+from pipelines.failures import find_cause
 from pipelines.warehouse import LOADER_FILE_FORMAT
 from sources.common import clock
 from sources.common.errors import AuthError, ConfigError, LimitExceededError

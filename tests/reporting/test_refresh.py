@@ -152,7 +152,7 @@ def test_postgres_replaces_views_whose_columns_changed(
 
 def test_refresh_through_the_pipeline_that_just_loaded(world: World, copy: Path) -> None:
     """What the runner passes: the source's own dlt pipeline (its SQL client knows the warehouse)."""
-    from pipelines.runner import make_pipeline
+    from pipelines.source_run import make_pipeline
 
     result = refresh_views(make_pipeline("hubspot_leads", "duckdb"))
     assert result.ok and not result.absent, result.notes

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.runner import find_cause
+from pipelines.failures import find_cause
 from sources.common.errors import ConfigError
 from sources.common.stats import RUN_STATS
 from sources.humblytics import check_limit, check_property, humblytics, settings
