@@ -31,12 +31,7 @@ from sources.common.errors import ConfigError, MarketingEltError
 from sources.common.partial import STOPS
 from sources.common.stats import RUN_STATS
 
-from .failures import (
-    MarketingEltBug,
-    describe_config_exception,
-    find_cause,
-    one_line,
-)
+from .failures import MarketingEltBug, describe_config_exception, find_cause, one_line
 from .registry import SourceSpec
 from .source_run import RunContext, SourceResult, SourceRun, signal_code
 from .validation import DateRange
