@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pendulum
 
-from benchmarks import four_sources, history, leads_load, sandbox_throughput
+from benchmarks import four_sources, history, leads_load, leads_slices, sandbox_throughput
 from benchmarks.report import RESULTS_DIR, Figure, format_table, write_results
 
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
                 sizes.leads, sizes.runs, _echo, reload=sizes.leads_variants, merged=sizes.leads_variants
             ),
         ),
-        ("leads slices", lambda: leads_load.slices(sizes.slices_runs, _echo)),
+        ("leads slices", lambda: leads_slices.run(sizes.slices_runs, _echo)),
         ("four sources under latency", lambda: four_sources.run(sizes.four_sources, _echo)),
         ("history: scaling and the nightly's requests", lambda: history.run(sizes.history, _echo)),
     ]

@@ -103,7 +103,7 @@ def _world(leads: int) -> dict[str, Any]:
     }
 
 
-def _dlt_args(tmp: str, name: str, base_url: str, **extra: Any) -> dict[str, Any]:
+def dlt_args(tmp: str, name: str, base_url: str, **extra: Any) -> dict[str, Any]:
     workdir = Path(tmp) / name
     workdir.mkdir()
     start = TODAY.subtract(days=HISTORY_DAYS)
@@ -143,7 +143,7 @@ def run(
         for i in range(runs):
             cpu_before, misses_before = sandbox.cpu_seconds(), sandbox.get_json(CACHE_PATH)["misses"]
             result = run_worker(
-                "benchmarks.leads_runs", _dlt_args(tmp, f"dlt{i}", sandbox.base_url, reload=reload), env=env
+                "benchmarks.leads_runs", dlt_args(tmp, f"dlt{i}", sandbox.base_url, reload=reload), env=env
             )
             result["sandbox_cpu_seconds"] = _minus(sandbox.cpu_seconds(), cpu_before)
             result["misses"] = sandbox.get_json(CACHE_PATH)["misses"] - misses_before
@@ -155,7 +155,7 @@ def run(
             dlt_results.append(result)
             if merged:
                 merge = run_worker(
-                    "benchmarks.leads_runs", _dlt_args(tmp, f"merge{i}", sandbox.base_url, merge=True), env=env
+                    "benchmarks.leads_runs", dlt_args(tmp, f"merge{i}", sandbox.base_url, merge=True), env=env
                 )
                 _check("dlt merged", merge, expected)
                 merged_results.append(merge)
@@ -281,69 +281,6 @@ def gap_figures(bench: str, dlt: list[dict[str, Any]], native: list[dict[str, An
     return figures
 
 
-SLICES_LATENCY_MS = 100  # issue 19, target 3: the vendors answering in 100 ms
-SLICES_DAYS = 60  # a first load of two months
-SLICES_WORLD = {"today": TODAY.isoformat(), "history_days": HISTORY_DAYS}  # the sandbox's default 20 leads a day
-
-
-def slices(runs: int, echo: Callable[[str], None]) -> list[Figure]:
-    """Leads time slices paged side by side (sources/hubspot/leads_slices.py) against one slice after another:
-    a first load of two months with every request answered in 100 ms, HubSpot's rate limiter on (as shipped),
-    alternating, each in a fresh process. Both must load the same rows."""
-    from sources.hubspot import leads_slices
-
-    env, _ = settings_env()
-    start = TODAY.subtract(days=SLICES_DAYS).isoformat()
-    results: dict[str, list[dict[str, Any]]] = {"sequential": [], "side by side": []}
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-leads-slices-") as tmp,
-        SandboxProcess(**SLICES_WORLD, latency_ms=SLICES_LATENCY_MS) as sandbox,
-    ):
-        for i in range(runs):
-            for kind, workers in (("sequential", 1), ("side by side", leads_slices.WORKERS)):
-                args = _dlt_args(
-                    tmp, f"slices-{workers}-{i}", sandbox.base_url, slice_workers=workers, rate_limited=True
-                )
-                result = run_worker("benchmarks.leads_runs", {**args, "start_date": start}, env=env)
-                results[kind].append(result)
-            sequential, side = results["sequential"][-1], results["side by side"][-1]
-            if sequential["rows"] != side["rows"]:
-                raise RuntimeError(f"slices side by side loaded {side['rows']}, one after another {sequential['rows']}")
-            echo(
-                f"leads slices: run {i + 1}/{runs}: one after another {sequential['seconds']:.2f} s "
-                f"({sequential['requests']} requests), side by side {side['seconds']:.2f} s ({side['requests']})"
-            )
-    bench = f"leads: first load of {SLICES_DAYS} days, {SLICES_LATENCY_MS} ms a request"
-    workers = leads_slices.WORKERS
-    figures = []
-    for kind, samples in results.items():
-        figures += [
-            Figure(
-                bench, f"slices {kind}: wall", [r["seconds"] for r in samples], "s", "pipeline.run(), rate limiter on"
-            ),
-            Figure(bench, f"slices {kind}: extract step", [r["steps"]["extract"] for r in samples], "s"),
-            Figure(bench, f"slices {kind}: requests", [float(r["requests"]) for r in samples], "req"),
-        ]
-    side = results["side by side"]
-    figures += [
-        Figure(
-            bench,
-            "slices side by side: speed-up of the extract",
-            [s["steps"]["extract"] / d["steps"]["extract"] for s, d in zip(results["sequential"], side, strict=True)],
-            "x",
-            f"{workers} slices in flight",
-        ),
-        Figure(
-            bench,
-            "slices side by side: latency bound",
-            [r["requests"] * SLICES_LATENCY_MS / 1000 / workers for r in side],
-            "s",
-            f"requests x latency / {workers} in flight",
-        ),
-    ]
-    return figures
-
-
 def memory(sizes: tuple[int, ...], runs: int, echo: Callable[[str], None]) -> list[Figure]:
     """Peak RSS of first loads of worlds of each size (issue 19, target 2: <= 500 MB at 1,000,000 leads,
     < 20% growth from 100,000). Pages are rendered live by the sandbox (a replay cache of a million leads
@@ -360,7 +297,7 @@ def memory(sizes: tuple[int, ...], runs: int, echo: Callable[[str], None]) -> li
         ):
             for i in range(runs):
                 result = run_worker(
-                    "benchmarks.leads_runs", _dlt_args(tmp, f"mem{i}", sandbox.base_url), env=env, timeout=1800
+                    "benchmarks.leads_runs", dlt_args(tmp, f"mem{i}", sandbox.base_url), env=env, timeout=1800
                 )
                 _check_memory_run(Path(tmp) / f"mem{i}" / "warehouse.duckdb", expected_leads)
                 peaks.setdefault(expected_leads, []).append(result["peak_rss_mb"])

@@ -56,9 +56,9 @@ class RateLimiter:
         self._stamps: deque[float] = deque()
         self._hold_until = 0.0
         self._limit = max_requests  # the rate in force: `max_requests` until the vendor refuses
-        _LIMITERS.add(self)
         self._granted = 0  # answers at this rate since it last changed
         self._last_cut = -math.inf
+        _LIMITERS.add(self)  # `reset_all` starts it over at each run
 
     @property
     def limit(self) -> int:
