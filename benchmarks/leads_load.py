@@ -80,7 +80,7 @@ def export_jsonl(base_url: str, path: Path, start_ms: int, stop_ms: int) -> dict
     counts = dict.fromkeys(TABLES, 0)
     auth = QueryTokenAuth(settings.LEADS_TOKEN_PARAM, TOKEN)
     with ApiClient(settings.VENDOR, base_url, auth, timeout=120) as client, path.open("wb") as out:
-        for page in range_pages(client, start_ms, stop_ms):
+        for page in range_pages(client, start_ms, stop_ms, decode=orjson.loads):  # the records as sent
             for lead in page:
                 out.write(orjson.dumps(lead) + b"\n")
                 events = lead.get("leadConversionEvents") or []

@@ -42,12 +42,13 @@ TABLES = (LEADS, EVENTS, VALUES)
 DATASET = "marketing"
 # Parts of the extract step timed by wrapping the source's functions: (label, module, attribute). They run
 # one after another in the extracting thread; what is left of the step is dlt's own work.
-# Requests run in the slices' worker threads (sources/hubspot/leads_slices.py), side by side with each other and
-# with the extracting thread; what the extracting thread spends on them is its wait for the next page.
-WAITING = "waiting for pages (HTTP + JSON decode, slices side by side)"
+# Requests and the decoding of their pages into arrow run in the slices' worker threads
+# (sources/hubspot/leads_slices.py), side by side with each other and with the extracting thread; what the
+# extracting thread spends on them is its wait for the next page.
+WAITING = "waiting for pages (HTTP + decoding into arrow, slices side by side)"
 TIMED = (
     (WAITING, "sources.hubspot.leads", "range_pages"),
-    ("pages to arrow", "sources.hubspot.leads", "page_to_arrow"),
+    ("pages orjson decoded, to arrow (the fallback)", "sources.hubspot.leads", "page_to_arrow"),
     ("three tables", "sources.hubspot.leads", "nested_to_tables"),
 )
 

@@ -153,6 +153,58 @@ def _once(make: Callable[[], list[Any]]) -> Callable[[], list[Any]]:
     return get
 
 
+def json_lists_from_arrow(array: pa.Array, child_lists: Collection[FieldPath] = ()) -> pa.Array:
+    """What `nested_array` makes, from an array arrow built itself (pyarrow's JSON reader, arrow_json.py):
+    every list whose path is not in `child_lists` as JSON text (`orjson.dumps` of its values).
+
+    Only the values arrow holds are at hand, not the records, so it refuses (ShapeError) the lists whose
+    text could differ from the text of the values as decoded: a float (arrow reads `1` as `1.0` beside
+    `1.5`) or a NULL inside (a missing key reads as NULL) anywhere in them. Objects keep arrow's key order
+    (first seen on the page), a different text of the same JSON only where a vendor varies its key order.
+    """
+    return _arrow_json_lists(array, (), frozenset(child_lists))
+
+
+def _arrow_json_lists(array: pa.Array, path: FieldPath, child_lists: frozenset[FieldPath]) -> pa.Array:
+    if not _has_json_lists(array.type, path, child_lists):
+        return array
+    mask = array.is_null() if array.null_count else None
+    if isinstance(array, pa.StructArray):
+        names = [field.name for field in array.type]
+        children = [array.field(index) for index in range(len(names))]
+        for index in _fields_with_json_lists(array.type, path, child_lists):
+            children[index] = _arrow_json_lists(children[index], (*path, names[index]), child_lists)
+        return pa.StructArray.from_arrays(children, names=names, mask=mask)
+    if isinstance(array, pa.ListArray) and path in child_lists:
+        values = _arrow_json_lists(array.values, path, child_lists)
+        return pa.ListArray.from_arrays(array.offsets, values, mask=mask)
+    if not isinstance(array, pa.ListArray) or array.offset or not _exact_as_text(array.values):
+        raise ShapeError(f"{'.'.join(path)!r} cannot be written as the JSON text it was sent as")
+    lengths = array.value_lengths()  # NULL for a NULL list
+    texts = pc.if_else(pc.is_null(lengths), pa.scalar(None, pa.string()), pa.scalar("[]"))
+    filled = pc.fill_null(pc.greater(lengths, 0), False)
+    if not pc.any(filled).as_py():
+        return texts
+    # Usually a few lists on a page: only those go through Python.
+    dumps = orjson.dumps
+    written = [dumps(value).decode() for value in array.filter(filled).to_pylist()]
+    return pc.replace_with_mask(texts, filled, pa.array(written, pa.string()))
+
+
+def _exact_as_text(values: pa.Array) -> bool:
+    """No float and no NULL below the list's own elements: `to_pylist` then gives the values as decoded."""
+    kind = values.type
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind) or pa.types.is_temporal(kind):
+        return False
+    if isinstance(values, pa.StructArray):
+        return all(
+            values.field(i).null_count == 0 and _exact_as_text(values.field(i)) for i in range(values.type.num_fields)
+        )
+    if isinstance(values, pa.ListArray | pa.LargeListArray):
+        return _exact_as_text(values.flatten())
+    return True
+
+
 def lists_as_json(values: Iterable[Any]) -> pa.Array:
     """JSON text of each value (None stays NULL), as `orjson.dumps(value).decode()` writes it."""
     dumps = orjson.dumps

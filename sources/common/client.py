@@ -71,6 +71,7 @@ Classifier = Callable[[httpx.Response], Terminal | None]
 DEFAULT_REQUEST_IDS = RequestIdSource()
 # The vendor's documented wait for a retried answer that carries no Retry-After header (seconds), or None.
 WaitHint = Callable[[httpx.Response], float | None]
+Decoder = Callable[[bytes], Any]  # a response body → its payload; raises ValueError on a body that is not JSON
 
 
 @dataclass(frozen=True)
@@ -200,9 +201,11 @@ class ApiClient:
         endpoint: str | None = None,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        decode: Decoder = orjson.loads,
     ) -> tuple[httpx.Response, Any]:
-        """Send with retries; the response (headers for paginators) and its body decoded once."""
-        return self._send(method, path, endpoint or path, params, json)
+        """Send with retries; the response (headers for paginators) and its body decoded once, by `decode`
+        (which raises ValueError on a body that is not JSON: a truncated body is retried like a dropped one)."""
+        return self._send(method, path, endpoint or path, params, json, decode)
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send with retries and return the decoded JSON body (a truncated body is retried too)."""
@@ -237,6 +240,7 @@ class ApiClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         json: Any,
+        decode: Decoder = orjson.loads,
     ) -> tuple[httpx.Response, Any]:
         if self._spent is not None:
             raise self._spent
@@ -250,7 +254,7 @@ class ApiClient:
                 self.rate_limiter.acquire()
             RUN_STATS.add_request(self.vendor)
             request = self._http.build_request(method, path, params=params, content=content, headers=headers)
-            failure = self._attempt(request, endpoint)
+            failure = self._attempt(request, endpoint, decode)
             if not isinstance(failure, _Failure):
                 if self.rate_limiter is not None:
                     self.rate_limiter.succeeded()
@@ -276,7 +280,7 @@ class ApiClient:
             self._sleep(wait)
             waited += wait
 
-    def _attempt(self, request: httpx.Request, endpoint: str) -> tuple[httpx.Response, Any] | _Failure:
+    def _attempt(self, request: httpx.Request, endpoint: str, decode: Decoder) -> tuple[httpx.Response, Any] | _Failure:
         """One try: the response (and payload), a transient `_Failure`, or a raised terminal error.
 
         Exceptions are turned into data inside `except` and raised outside it, so the httpx exception
@@ -309,8 +313,8 @@ class ApiClient:
         if response.status_code == 204:
             return response, None
         try:
-            payload = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            payload = decode(response.content)
+        except ValueError:  # orjson.JSONDecodeError is one
             return _Failure(
                 reason=f"undecodable JSON body ({len(response.content)} bytes)",
                 status=response.status_code,

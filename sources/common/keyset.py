@@ -23,13 +23,13 @@ forget it.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from itertools import pairwise
 from typing import Any
 
 import httpx
 
-from .paginators import BasePaginator, PageRequest, PageStateError
+from .paginators import BasePaginator, PageRequest, PageStateError, select
 
 
 def _peek(record: Any, field: str) -> Any:
@@ -77,17 +77,18 @@ class KeysetOffsetPaginator(BasePaginator):
         req.params[self.offset_param] = self.offset
         req.params[self.limit_param] = self.limit
 
-    def page_records(self, raw: list[Any]) -> list[Any]:
+    def page_records(self, raw: Sequence[Any]) -> Sequence[Any]:
         """The page's records minus those already returned at the anchor (the inclusive-start replay)."""
         if not self._seen_at_anchor:
             return raw
-        return [
-            r
-            for r in raw
+        keep = [
+            index
+            for index, r in enumerate(raw)
             if not (_peek(r, self.cursor_field) == self.anchor and _peek(r, self.key_field) in self._seen_at_anchor)
         ]
+        return raw if len(keep) == len(raw) else select(raw, keep)
 
-    def update_state(self, response: httpx.Response, payload: Any, raw: list[Any]) -> None:
+    def update_state(self, response: httpx.Response, payload: Any, raw: Sequence[Any]) -> None:
         if len(raw) < self.limit:
             self._has_next_page = False
             return

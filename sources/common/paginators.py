@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import httpx
 import orjson
@@ -20,7 +20,24 @@ import orjson
 from .errors import PaginationError, truncate
 
 if TYPE_CHECKING:
-    from .client import ApiClient
+    from .client import ApiClient, Decoder
+
+
+@runtime_checkable
+class ColumnarRecords(Protocol):
+    """A page decoded into columns (sources/common/arrow_json.py): a sequence of its records for paging,
+    and `take` to keep some of them without turning the rest into Python objects."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, indices: list[int]) -> Sequence[Any]: ...
+
+
+def select(records: Sequence[Any], indices: list[int]) -> Sequence[Any]:
+    """The records at `indices`, in the page's own form (a list, or columnar records)."""
+    if isinstance(records, ColumnarRecords):
+        return records.take(indices)
+    return [records[i] for i in indices]
 
 
 @dataclass
@@ -48,12 +65,12 @@ class BasePaginator(ABC):
     def init_request(self, req: PageRequest) -> None:  # noqa: B027 - optional override
         """Put the first page's paging parameters into `req`."""
 
-    def page_records(self, records: list[Any]) -> list[Any]:
+    def page_records(self, records: Sequence[Any]) -> Sequence[Any]:
         """The records of the page just received that the caller gets (all, unless paging replays some)."""
         return records
 
     @abstractmethod
-    def update_state(self, response: httpx.Response, payload: Any, records: list[Any]) -> None:
+    def update_state(self, response: httpx.Response, payload: Any, records: Sequence[Any]) -> None:
         """Read the page just received (headers, decoded body, its raw records) and decide if another follows."""
 
     @abstractmethod
@@ -106,7 +123,7 @@ class OffsetPaginator(BasePaginator):
         if self.limit is not None:
             req.params[self.limit_param] = self.limit
 
-    def update_state(self, response: httpx.Response, payload: Any, records: list[Any]) -> None:
+    def update_state(self, response: httpx.Response, payload: Any, records: Sequence[Any]) -> None:
         body = payload if isinstance(payload, Mapping) else {}
         given = _int_or_none(body.get(self.next_offset_key)) if self.next_offset_key else None
         self.offset = given if given is not None else self.offset + len(records)
@@ -144,7 +161,7 @@ class RecordsProcessedPaginator(BasePaginator):
         body[self.offset_key] = self.offset
         req.json = body
 
-    def update_state(self, response: httpx.Response, payload: Any, records: list[Any]) -> None:
+    def update_state(self, response: httpx.Response, payload: Any, records: Sequence[Any]) -> None:
         pagination = payload.get("pagination") if isinstance(payload, Mapping) else None
         if not isinstance(pagination, Mapping) or not pagination.get("has_more"):
             self._has_next_page = False
@@ -179,14 +196,16 @@ def paginate(
     params: Mapping[str, Any] | None = None,
     json: Mapping[str, Any] | None = None,
     paginator: BasePaginator,
-    records: Callable[[Any], list[Any]],
-) -> Iterator[list[Any]]:
-    """Yield each page's records (a list per page) until the paginator says stop.
+    records: Callable[[Any], Sequence[Any]],
+    decode: Decoder = orjson.loads,
+) -> Iterator[Sequence[Any]]:
+    """Yield each page's records (a list per page, or `ColumnarRecords`) until the paginator says stop.
 
     `records(payload)` picks the page's records out of the decoded body; the paginator then sees them all
     and the caller gets `paginator.page_records(...)` of them. Fails with PaginationError when the next
     request would repeat one already sent: a vendor that keeps returning the same token/offset would
-    otherwise loop for ever (the singer-sdk guard).
+    otherwise loop for ever (the singer-sdk guard). `decode` turns each body into its payload (the client's
+    `request_decoded`): a page may then be columnar (`ColumnarRecords`) instead of a list.
     """
     req = PageRequest(params=dict(params or {}), json=copy.deepcopy(dict(json)) if json is not None else None)
     paginator.init_request(req)
@@ -201,7 +220,9 @@ def paginate(
                 endpoint=endpoint,
             )
         sent.add(key)
-        response, payload = client.request_decoded(method, path, endpoint=endpoint, params=req.params, json=req.json)
+        response, payload = client.request_decoded(
+            method, path, endpoint=endpoint, params=req.params, json=req.json, decode=decode
+        )
         raw = records(payload)
         page = paginator.page_records(raw)  # before update_state: it filters against the previous page
         failure = None

@@ -6,8 +6,10 @@ Shape of one run:
    modified during the run that *leave* the window cannot shift later pages (sources/common/keyset.py).
    A long range (a first load, a backfill) is cut into time slices paged side by side, whose pages still
    arrive in the one sequential order (leads_slices.py: `range_pages`).
-2. Each page becomes a nested arrow array as it arrives (`page_to_arrow`), and pages are joined into
-   batches of `LEADS_BATCH_SIZE` leads (`batches`): one row per lead, children still nested.
+2. Each page's body is decoded straight into a nested arrow array by pyarrow's JSON reader, in the slice's
+   thread and off the GIL (`decode_page`); a page it would type differently is decoded by orjson and
+   becomes arrow in `page_to_arrow`, as before. Pages are joined into batches of `LEADS_BATCH_SIZE` leads
+   (`batches`): one row per lead, children still nested.
 3. Batches go through `dlt.sources.incremental("lastModifiedAt")` (arrow: vectorized), which keeps the
    nightly cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the
    boundary leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
@@ -22,7 +24,7 @@ Shape of one run:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, ClassVar
 
 import dlt
@@ -41,7 +43,8 @@ from sources.common.arrow import (
     release_arrow_memory,
     stamp_dlt_ids,
 )
-from sources.common.client import ApiClient
+from sources.common.arrow_json import ArrowRecords, decode_records
+from sources.common.client import ApiClient, Decoder
 from sources.common.cursors import Backfill, date_cursor
 from sources.common.epoch import day_to_epoch_ms, instant_to_epoch_ms
 from sources.common.errors import ResponseFormatError
@@ -52,6 +55,7 @@ from sources.common.partial import keep_until_failure
 from . import leads_slices, settings
 from .leads_first_load import as_append, first_load_appends
 from .leads_flatten import (
+    CHILD_LISTS,
     EVENTS_TABLE,
     KEY_COLUMNS,
     LEADS_TABLE,
@@ -93,12 +97,24 @@ def base_params(start_ms: int, stop_ms: int) -> dict[str, Any]:
     }
 
 
-def leads_of(payload: Any) -> list[dict[str, Any]]:
+def decode_page(body: bytes) -> ArrowRecords | Any:
+    """A page's body as arrow, decoded off the GIL (sources/common/arrow_json.py), its other lists already
+    JSON text as `page_to_arrow` writes them; or, where arrow would not give what `page_to_arrow` gives (a
+    cursor sent as text among them), the body decoded by orjson."""
+    return decode_records(
+        body, child_lists=CHILD_LISTS, view_fields=(CURSOR_FIELD, KEY_FIELD), integer_fields=(CURSOR_FIELD,)
+    )
+
+
+def leads_of(payload: Any) -> Sequence[Any]:
     """The page's leads (the body is a JSON array: hubspot-leads-api.txt), with an integer cursor.
 
     A `lastModifiedAt` sent as a numeric string (type drift) would break the keyset comparisons and the
-    incremental's; it is read as the number it spells, in place so paging and loading agree.
+    incremental's; it is read as the number it spells, in place so paging and loading agree (an arrow page
+    has integer cursors: `decode_page`).
     """
+    if isinstance(payload, ArrowRecords):
+        return payload
     if not isinstance(payload, list):
         raise ResponseFormatError(
             f"hubspot answered {ENDPOINT} with a {type(payload).__name__}, not the documented list of leads.",
@@ -112,8 +128,11 @@ def leads_of(payload: Any) -> list[dict[str, Any]]:
     return payload
 
 
-def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list[dict[str, Any]]]:
-    """Raw lead pages with `startTime <= lastModifiedAt <= stopTime`, ascending, none skipped or repeated."""
+def fetch_pages(
+    client: ApiClient, start_ms: int, stop_ms: int, decode: Decoder = decode_page
+) -> Iterator[Sequence[Any]]:
+    """Raw lead pages with `startTime <= lastModifiedAt <= stopTime`, ascending, none skipped or repeated:
+    arrow pages (`decode_page`) or lists of leads (`decode=orjson.loads`, or a page arrow cannot type)."""
     paginator = KeysetOffsetPaginator(
         CURSOR_FIELD, "startTime", "offset", "max", settings.LEADS_PAGE_SIZE, key_field=KEY_FIELD
     )
@@ -125,16 +144,19 @@ def fetch_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list
         params=base_params(start_ms, stop_ms),
         paginator=paginator,
         records=leads_of,
+        decode=decode,
     )
 
 
-def range_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list[dict[str, Any]]]:
+def range_pages(
+    client: ApiClient, start_ms: int, stop_ms: int, decode: Decoder = decode_page
+) -> Iterator[Sequence[Any]]:
     """`fetch_pages` of the whole range, in the same order, with a long range (a first load, a backfill) cut
     into time slices fetched side by side (leads_slices.py); a nightly's day or two is one slice."""
     min_slice_ms, max_slices = leads_slices.SLICE_DAYS * DAY_MS, leads_slices.MAX_SLICES
     slices = slice_bounds(start_ms, stop_ms, min_slice_ms=min_slice_ms, max_slices=max_slices)
     return sliced_pages(
-        lambda start, stop: fetch_pages(client, start, stop),
+        lambda start, stop: fetch_pages(client, start, stop, decode),
         slices,
         workers=leads_slices.WORKERS,
         ahead=leads_slices.PAGES_AHEAD,
@@ -145,7 +167,7 @@ def range_pages(client: ApiClient, start_ms: int, stop_ms: int) -> Iterator[list
 ARROW_ERRORS = (ShapeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
-def batches(pages: Iterable[list[dict[str, Any]]], max_leads: int) -> Iterator[pa.Table | list[dict[str, Any]]]:
+def batches(pages: Iterable[Sequence[Any]], max_leads: int) -> Iterator[pa.Table | list[dict[str, Any]]]:
     """Pages as nested arrow tables (one row per lead) of about `max_leads` leads, in page order.
 
     Each page becomes arrow as it arrives, so only one page of decoded dicts is alive at a time (a batch
@@ -169,11 +191,11 @@ def batches(pages: Iterable[list[dict[str, Any]]], max_leads: int) -> Iterator[p
         if not page:
             continue
         try:
-            array = page_to_arrow(page)
+            array = page.array if isinstance(page, ArrowRecords) else page_to_arrow(page)
         except ARROW_ERRORS as exc:
             logger.info("hubspot_leads: a page is flattened row by row (%s)", str(exc)[:160])
             yield from flush()
-            yield page
+            yield list(page)
             continue
         pending.append(array)
         size += len(page)

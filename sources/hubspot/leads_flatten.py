@@ -31,7 +31,7 @@ timestamps; 0 means "never" in the vendor's payloads and becomes NULL.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -186,7 +186,7 @@ def finish_table(table: pa.Table, not_null: tuple[str, ...] = ()) -> pa.Table:
 CHILD_LISTS = ((EVENTS_FIELD,), (EVENTS_FIELD, VALUES_FIELD))
 
 
-def page_to_arrow(leads: list[dict[str, Any]]) -> pa.StructArray:
+def page_to_arrow(leads: Sequence[Any]) -> pa.StructArray:
     """One page of raw leads as a nested arrow array (one row per lead), lists other than the children
     already JSON text. Raises a `pa.ArrowException` or ShapeError when arrow cannot type the page."""
     return nested_array(leads, CHILD_LISTS)

@@ -43,4 +43,4 @@ LEADS_PATH = "/leads/v1/list"
 LEADS_PAGE_SIZE = 100  # `max` is served as at most 100 (hubspot-leads-api.txt)
 LEADS_TIME_PIVOT = "lastModifiedAt"
 LEADS_TOKEN_PARAM = "access_token"  # the token travels in the query string (hubspot-leads-api.txt)
-LEADS_BATCH_SIZE = 2_000  # leads flattened into one set of arrow tables (amortizes dlt's per-item cost)
+LEADS_BATCH_SIZE = 4_000  # leads flattened into one set of arrow tables (amortizes dlt's per-item cost)

@@ -13,7 +13,7 @@ later page then starts one lead too far, and a lead that never changed is skippe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import httpx
@@ -22,6 +22,7 @@ import pytest
 
 from sandbox.core import HUBSPOT_TOKEN
 from sandbox.server import SandboxServer
+from sources.common.client import Decoder
 from sources.common.paginators import OffsetPaginator, paginate
 from sources.hubspot import leads, settings
 from tests.reliability.harness import FIRST_NIGHT, Night, Warehouse, World, night_of, run_night
@@ -30,8 +31,8 @@ WORLD = World.hard()
 START = "2026-10-20"
 
 
-def plain_offset_pages(client: Any, start_ms: int, stop_ms: int) -> Iterator[list[dict[str, Any]]]:
-    """The mutation: the same query, paged with `max`/`offset` only (no re-anchoring)."""
+def plain_offset_pages(client: Any, start_ms: int, stop_ms: int, decode: Decoder) -> Iterator[Sequence[Any]]:
+    """The mutation: the same query (and decoding), paged with `max`/`offset` only (no re-anchoring)."""
     yield from paginate(
         client,
         "GET",
@@ -40,6 +41,7 @@ def plain_offset_pages(client: Any, start_ms: int, stop_ms: int) -> Iterator[lis
         params=leads.base_params(start_ms, stop_ms),
         paginator=OffsetPaginator(100, limit_param="max"),
         records=leads.leads_of,
+        decode=decode,
     )
 
 

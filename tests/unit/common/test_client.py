@@ -400,3 +400,17 @@ def test_a_429_holds_the_shared_limiter_for_every_worker(make_client, fake_sleep
     client, _ = make_client(httpx.Response(503), OK, rate_limiter=Recording(100, 1.0))
     client.get_json("/x")
     assert held == [3.0]  # a 5xx is this request's trouble, not the budget's
+
+
+def test_a_truncated_body_is_retried_through_a_columnar_decoder_too(make_client, fake_sleep):
+    """`decode_page` reads a body with pyarrow and falls back to orjson: a truncated page still reaches the
+    client as undecodable, and is retried."""
+    from sources.common.arrow_json import ArrowRecords
+    from sources.hubspot.leads import decode_page
+
+    page = httpx.Response(200, content=b'[{"guid": "a", "lastModifiedAt": 1}]')
+    client, script = make_client(httpx.Response(200, content=b'[{"guid": "a", "lastModi'), page)
+    _, payload = client.request_decoded("GET", "/x", decode=decode_page)
+    assert isinstance(payload, ArrowRecords) and payload.array.to_pylist() == [{"guid": "a", "lastModifiedAt": 1}]
+    assert len(script.requests) == 2
+    assert RUN_STATS.retries["hubspot"] == 1

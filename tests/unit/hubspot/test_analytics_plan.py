@@ -46,7 +46,7 @@ class FakeClient:
         return {day: [{"breakdown": v, "visits": 1} for v in values] for day in _days(params)}
 
     def request_decoded(
-        self, method: str, path: str, *, endpoint: str, params: Mapping[str, Any], json: Any
+        self, method: str, path: str, *, endpoint: str, params: Mapping[str, Any], json: Any, **_: Any
     ) -> tuple[None, Any]:
         return None, self.request_json(method, path, endpoint=endpoint, params=params, json=json)
 

@@ -10,13 +10,16 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sources.common.arrow_json import ArrowRecords
 from sources.common.errors import PaginationError
 from sources.common.keyset import KeysetOffsetPaginator
 from sources.common.paginators import BasePaginator, OffsetPaginator, paginate
+from sources.hubspot.leads import decode_page, leads_of
 
 STOP = 10_000
 
@@ -26,14 +29,25 @@ class MovingList:
 
     vendor = "hubspot"
 
-    def __init__(self, records: dict[str, int], between_pages: Callable[[MovingList, int], None] | None = None):
+    def __init__(
+        self,
+        records: dict[str, int],
+        between_pages: Callable[[MovingList, int], None] | None = None,
+        *,
+        over_the_wire: bool = False,
+    ):
         self.records = dict(records)
         self.between_pages = between_pages
         self.calls: list[dict[str, Any]] = []
+        self.over_the_wire = over_the_wire  # pages as JSON bytes through the caller's `decode`, as the client does
 
     def request_decoded(
-        self, method: str, path: str, *, endpoint: str, params: dict[str, Any], json: Any
+        self, method: str, path: str, *, endpoint: str, params: dict[str, Any], json: Any, **kwargs: Any
     ) -> tuple[None, Any]:
+        rows = self._rows(params)
+        return None, kwargs["decode"](orjson.dumps(rows)) if self.over_the_wire else rows
+
+    def _rows(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.calls and self.between_pages is not None:
             self.between_pages(self, len(self.calls))
         self.calls.append(dict(params))
@@ -43,7 +57,7 @@ class MovingList:
             key=lambda r: (r["lastModifiedAt"], r["guid"]),
         )
         offset, limit = int(params.get("offset", 0)), min(int(params["max"]), 100)
-        return None, rows[offset : offset + limit]
+        return rows[offset : offset + limit]
 
 
 def keyset(limit: int = 10) -> KeysetOffsetPaginator:
@@ -58,9 +72,16 @@ def collect(client: MovingList, paginator: BasePaginator, start: int = 0) -> lis
         endpoint="leads/list",
         params={"startTime": start, "stopTime": STOP},
         paginator=paginator,
-        records=list,
+        records=leads_of,
+        decode=decode_page,
     )
-    return [r["guid"] for page in pages for r in page]
+    return [guid for page in pages for guid in _guids(page)]
+
+
+def _guids(page: Any) -> list[str]:
+    if isinstance(page, ArrowRecords):  # what loads is the array, not the paging view
+        return page.array.field("guid").to_pylist()
+    return [r["guid"] for r in page]
 
 
 def spread(n: int, step: int = 10) -> dict[str, int]:
@@ -185,3 +206,20 @@ def test_every_record_that_stays_in_the_window_is_returned_exactly_once(
     assert len(got) == len(set(got)), "a record came back twice"
     if max(Counter(times).values(), default=0) < limit:
         assert set(records) - edited <= set(got), "a record that never changed was skipped"
+
+
+@pytest.mark.parametrize("walk", ["boundary ties", "a tie group longer than a page", "a record behind leaves"])
+def test_arrow_pages_page_exactly_as_decoded_lists(walk: str) -> None:
+    """Pages decoded straight into arrow (`decode_page`, the production path) are dropped from and anchored
+    on exactly as lists of dicts: same guids, same requests."""
+    records = {
+        "boundary ties": {**spread(8), **{f"t{i}": 500 for i in range(5)}, **{f"z{i}": 900 + i for i in range(9)}},
+        "a tie group longer than a page": {**spread(3), **{f"t{i:02d}": 500 for i in range(27)}, "last": 600},
+        "a record behind leaves": spread(25),
+    }[walk]
+    hook = modify("g0003") if walk == "a record behind leaves" else None
+    lists, arrow = MovingList(records, hook), MovingList(records, hook, over_the_wire=True)
+    want = collect(lists, keyset())
+    assert collect(arrow, keyset()) == want
+    assert sorted(want) == sorted(records) and len(want) == len(set(want))
+    assert arrow.calls == lists.calls
