@@ -48,7 +48,7 @@ DATASET = "marketing"
 WAITING = "waiting for pages (HTTP + decoding into arrow, slices side by side)"
 TIMED = (
     (WAITING, "sources.hubspot.leads", "range_pages"),
-    ("pages orjson decoded, to arrow (the fallback)", "sources.hubspot.leads", "page_to_arrow"),
+    ("pages orjson decoded, to arrow (the fallback)", "sources.hubspot.leads_batches", "page_to_arrow"),
     ("three tables", "sources.hubspot.leads", "nested_to_tables"),
 )
 

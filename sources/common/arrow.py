@@ -116,9 +116,10 @@ def _fields_with_json_lists(
 
 
 def _json_lists(
-    array: pa.Array, records: Callable[[], Sequence[Any]], path: FieldPath, child_lists: frozenset[FieldPath]
+    array: pa.Array, records: Callable[[], Sequence[Any]] | None, path: FieldPath, child_lists: frozenset[FieldPath]
 ) -> pa.Array:
-    """`array` (built from `records()`, row for row) with its non-child lists as JSON text."""
+    """`array` with its non-child lists as JSON text: written from `records()` (what `array` was built from, row
+    for row) when given, else from arrow's own values (`_arrow_list_as_json`)."""
     if not _has_json_lists(array.type, path, child_lists):
         return array
     mask = array.is_null() if array.null_count else None
@@ -126,20 +127,22 @@ def _json_lists(
         names = [field.name for field in array.type]
         children = [array.field(index) for index in range(len(names))]
         for index in _fields_with_json_lists(array.type, path, child_lists):
-
-            def values(name: str = names[index]) -> list[Any]:
-                return [r.get(name) if isinstance(r, dict) else None for r in records()]
-
-            children[index] = _json_lists(children[index], _once(values), (*path, names[index]), child_lists)
+            field_records = None if records is None else _once(_field_values(records, names[index]))
+            children[index] = _json_lists(children[index], field_records, (*path, names[index]), child_lists)
         return pa.StructArray.from_arrays(children, names=names, mask=mask)
     if isinstance(array, pa.ListArray) and path in child_lists:
-
-        def elements() -> list[Any]:
-            return [element for r in records() for element in (r or ())]
-
-        values = _json_lists(array.values, _once(elements), path, child_lists)
+        elements = None if records is None else _once(_elements(records))
+        values = _json_lists(array.values, elements, path, child_lists)
         return pa.ListArray.from_arrays(array.offsets, values, mask=mask)
-    return lists_as_json(records())
+    return _arrow_list_as_json(array, path) if records is None else lists_as_json(records())
+
+
+def _field_values(records: Callable[[], Sequence[Any]], name: str) -> Callable[[], list[Any]]:
+    return lambda: [r.get(name) if isinstance(r, dict) else None for r in records()]
+
+
+def _elements(records: Callable[[], Sequence[Any]]) -> Callable[[], list[Any]]:
+    return lambda: [element for r in records() for element in (r or ())]
 
 
 def _once(make: Callable[[], list[Any]]) -> Callable[[], list[Any]]:
@@ -162,22 +165,10 @@ def json_lists_from_arrow(array: pa.Array, child_lists: Collection[FieldPath] = 
     `1.5`) or a NULL inside (a missing key reads as NULL) anywhere in them. Objects keep arrow's key order
     (first seen on the page), a different text of the same JSON only where a vendor varies its key order.
     """
-    return _arrow_json_lists(array, (), frozenset(child_lists))
+    return _json_lists(array, None, (), frozenset(child_lists))
 
 
-def _arrow_json_lists(array: pa.Array, path: FieldPath, child_lists: frozenset[FieldPath]) -> pa.Array:
-    if not _has_json_lists(array.type, path, child_lists):
-        return array
-    mask = array.is_null() if array.null_count else None
-    if isinstance(array, pa.StructArray):
-        names = [field.name for field in array.type]
-        children = [array.field(index) for index in range(len(names))]
-        for index in _fields_with_json_lists(array.type, path, child_lists):
-            children[index] = _arrow_json_lists(children[index], (*path, names[index]), child_lists)
-        return pa.StructArray.from_arrays(children, names=names, mask=mask)
-    if isinstance(array, pa.ListArray) and path in child_lists:
-        values = _arrow_json_lists(array.values, path, child_lists)
-        return pa.ListArray.from_arrays(array.offsets, values, mask=mask)
+def _arrow_list_as_json(array: pa.Array, path: FieldPath) -> pa.Array:
     if not isinstance(array, pa.ListArray) or array.offset or not _exact_as_text(array.values):
         raise ShapeError(f"{'.'.join(path)!r} cannot be written as the JSON text it was sent as")
     lengths = array.value_lengths()  # NULL for a NULL list

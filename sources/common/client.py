@@ -240,7 +240,7 @@ class ApiClient:
         endpoint: str,
         params: Mapping[str, Any] | None,
         json: Any,
-        decode: Decoder = orjson.loads,
+        decode: Decoder,
     ) -> tuple[httpx.Response, Any]:
         if self._spent is not None:
             raise self._spent

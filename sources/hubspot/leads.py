@@ -9,7 +9,7 @@ Shape of one run:
 2. Each page's body is decoded straight into a nested arrow array by pyarrow's JSON reader, in the slice's
    thread and off the GIL (`decode_page`); a page it would type differently is decoded by orjson and
    becomes arrow in `page_to_arrow`, as before. Pages are joined into batches of `LEADS_BATCH_SIZE` leads
-   (`batches`): one row per lead, children still nested.
+   (leads_batches.py: `batches`): one row per lead, children still nested.
 3. Batches go through `dlt.sources.incremental("lastModifiedAt")` (arrow: vectorized), which keeps the
    nightly cursor (the largest `lastModifiedAt` loaded; the next run starts there, inclusive, and the
    boundary leads are deduplicated by `guid`). Backfills set `end_value`, so dlt neither reads nor moves it.
@@ -24,7 +24,7 @@ Shape of one run:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 import dlt
@@ -36,11 +36,8 @@ from dlt.sources import DltResource
 
 from sources.common import clock
 from sources.common.arrow import (
-    ShapeError,
-    concat_tables,
     dlt_id_hint,
     ensure_dlt_columns_on_arrow,
-    release_arrow_memory,
     stamp_dlt_ids,
 )
 from sources.common.arrow_json import ArrowRecords, decode_records
@@ -53,6 +50,7 @@ from sources.common.paginators import paginate
 from sources.common.partial import keep_until_failure
 
 from . import leads_slices, settings
+from .leads_batches import ARROW_ERRORS, batches
 from .leads_first_load import as_append, first_load_appends
 from .leads_flatten import (
     CHILD_LISTS,
@@ -66,7 +64,6 @@ from .leads_flatten import (
     flatten_leads,
     incompatible_columns,
     nested_to_tables,
-    page_to_arrow,
     rows_to_arrow,
     rows_to_dicts,
 )
@@ -162,69 +159,6 @@ def range_pages(
         ahead=leads_slices.PAGES_AHEAD,
         name="hubspot_leads slice",
     )
-
-
-ARROW_ERRORS = (ShapeError, pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
-
-
-def batches(pages: Iterable[Sequence[Any]], max_leads: int) -> Iterator[pa.Table | list[dict[str, Any]]]:
-    """Pages as nested arrow tables (one row per lead) of about `max_leads` leads, in page order.
-
-    Each page becomes arrow as it arrives, so only one page of decoded dicts is alive at a time (a batch
-    of them cost more garbage collection than the decoding itself, ../shared/performance-notes.md); the
-    batch amortizes dlt's per-item cost (~5 ms per arrow table). Pages are joined as `pa.array` would have
-    typed them together (`concat_tables`); a page arrow cannot type (mixed types in a field) is passed on
-    as its dicts, and where pages cannot be joined (text in one, numbers in another) they go on in runs
-    that can.
-    """
-    pending: list[pa.StructArray] = []
-    size = 0
-
-    def flush() -> Iterator[pa.Table]:
-        nonlocal pending, size
-        arrays, pending, size = pending, [], 0
-        if arrays:
-            yield from _joined(arrays)
-            release_arrow_memory()  # the batch has been through the pipe (into dlt's files) by now
-
-    for page in pages:
-        if not page:
-            continue
-        try:
-            array = page.array if isinstance(page, ArrowRecords) else page_to_arrow(page)
-        except ARROW_ERRORS as exc:
-            logger.info("hubspot_leads: a page is flattened row by row (%s)", str(exc)[:160])
-            yield from flush()
-            yield list(page)
-            continue
-        pending.append(array)
-        size += len(page)
-        if size >= max_leads:
-            yield from flush()
-    yield from flush()
-
-
-def _joined(arrays: list[pa.StructArray]) -> Iterator[pa.Table]:
-    """One table of `arrays` when they join; else the longest runs of consecutive arrays that do."""
-    if all(array.type == arrays[0].type for array in arrays):  # the usual case: one type, no promotion
-        yield pa.Table.from_struct_array(pa.concat_arrays(arrays))
-        return
-    tables = [pa.Table.from_struct_array(array) for array in arrays]
-    try:
-        yield concat_tables(tables)
-        return
-    except ARROW_ERRORS:
-        pass
-    run = [tables[0]]
-    for table in tables[1:]:
-        try:
-            concat_tables([*run, table])
-        except ARROW_ERRORS:
-            yield concat_tables(run)
-            run = [table]
-        else:
-            run.append(table)
-    yield concat_tables(run)
 
 
 class FlattenLeadsPages(ItemTransform[Any]):

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from sources.common.arrow_json import ArrowRecords
 from sources.common.errors import ResponseFormatError
-from sources.hubspot.leads import ARROW_ERRORS, decode_page, leads_of
+from sources.hubspot.leads import decode_page, leads_of
+from sources.hubspot.leads_batches import ARROW_ERRORS
 from sources.hubspot.leads_flatten import page_to_arrow
 from tests.unit.hubspot.test_leads_flatten import _lead, lead
 

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from sources.common.arrow import ShapeError
 from sources.common.naming import column_name
-from sources.hubspot.leads import ARROW_ERRORS, FlattenLeadsPages, batches
+from sources.hubspot.leads import FlattenLeadsPages
+from sources.hubspot.leads_batches import ARROW_ERRORS, batches
 from sources.hubspot.leads_flatten import (
     EVENTS_TABLE,
     KEY_COLUMNS,

@@ -40,12 +40,18 @@ class MovingList:
         self.between_pages = between_pages
         self.calls: list[dict[str, Any]] = []
         self.over_the_wire = over_the_wire  # pages as JSON bytes through the caller's `decode`, as the client does
+        self.arrow_pages: list[bool] = []  # over the wire: per non-empty page, whether it was decoded into arrow
 
     def request_decoded(
         self, method: str, path: str, *, endpoint: str, params: dict[str, Any], json: Any, **kwargs: Any
     ) -> tuple[None, Any]:
         rows = self._rows(params)
-        return None, kwargs["decode"](orjson.dumps(rows)) if self.over_the_wire else rows
+        if not self.over_the_wire:
+            return None, rows
+        payload = kwargs["decode"](orjson.dumps(rows))
+        if rows:
+            self.arrow_pages.append(isinstance(payload, ArrowRecords))
+        return None, payload
 
     def _rows(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         if self.calls and self.between_pages is not None:
@@ -221,5 +227,6 @@ def test_arrow_pages_page_exactly_as_decoded_lists(walk: str) -> None:
     lists, arrow = MovingList(records, hook), MovingList(records, hook, over_the_wire=True)
     want = collect(lists, keyset())
     assert collect(arrow, keyset()) == want
+    assert arrow.arrow_pages and all(arrow.arrow_pages), "every page must take the arrow path"
     assert sorted(want) == sorted(records) and len(want) == len(set(want))
     assert arrow.calls == lists.calls

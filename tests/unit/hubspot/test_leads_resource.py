@@ -14,7 +14,7 @@ from dlt.extract.items import TableNameMeta
 from sources.common.arrow import ensure_dlt_columns_on_arrow
 from sources.common.epoch import day_to_epoch_ms
 from sources.common.errors import ResponseFormatError
-from sources.hubspot import leads
+from sources.hubspot import leads, leads_batches
 from sources.hubspot.leads_flatten import EVENTS_TABLE, LEADS_TABLE, TOMBSTONE, VALUES_TABLE
 
 
@@ -96,7 +96,7 @@ def test_query_follows_the_document() -> None:
 
 def test_batches_join_pages_into_arrow_tables_without_losing_or_reordering_leads() -> None:
     pages = [[{"guid": f"g{i * 10 + j}", "n": i * 10 + j} for j in range(10)] for i in range(7)]
-    batches = list(leads.batches(iter(pages), 25))
+    batches = list(leads_batches.batches(iter(pages), 25))
     assert all(isinstance(b, pa.Table) for b in batches)
     assert [b.num_rows for b in batches] == [30, 30, 10]
     assert [n for b in batches for n in b.column("n").to_pylist()] == list(range(70))
@@ -104,7 +104,7 @@ def test_batches_join_pages_into_arrow_tables_without_losing_or_reordering_leads
 
 def test_batches_unify_types_across_pages_as_one_page_would() -> None:
     pages = [[{"guid": "a", "score": 1}], [{"guid": "b", "score": 2.5, "new": "x"}], [{"guid": "c", "score": None}]]
-    (batch,) = leads.batches(iter(pages), 100)
+    (batch,) = leads_batches.batches(iter(pages), 100)
     assert batch.schema.field("score").type == pa.float64()
     assert batch.to_pylist() == [
         {"guid": "a", "score": 1.0, "new": None},
@@ -116,7 +116,7 @@ def test_batches_unify_types_across_pages_as_one_page_would() -> None:
 def test_batches_pass_on_what_arrow_cannot_type_in_order() -> None:
     mixed = [{"guid": "b", "score": 1}, {"guid": "c", "score": "A+"}]  # arrow refuses the page
     pages = [[{"guid": "a", "score": 1}], mixed, [{"guid": "d", "score": "B"}], [{"guid": "e", "score": "C"}]]
-    out = list(leads.batches(iter(pages), 100))
+    out = list(leads_batches.batches(iter(pages), 100))
     assert [b if isinstance(b, list) else b.to_pylist() for b in out] == [
         [{"guid": "a", "score": 1}],
         mixed,  # the mixed page goes on as dicts, in its place
@@ -126,7 +126,7 @@ def test_batches_pass_on_what_arrow_cannot_type_in_order() -> None:
 
 def test_pages_that_cannot_join_go_on_in_the_runs_that_can() -> None:
     pages = [[{"guid": "a", "score": 1}], [{"guid": "b", "score": 2.5}], [{"guid": "c", "score": "B"}]]
-    out = list(leads.batches(iter(pages), 100))
+    out = list(leads_batches.batches(iter(pages), 100))
     assert [b.to_pylist() for b in out] == [
         [{"guid": "a", "score": 1.0}, {"guid": "b", "score": 2.5}],  # numbers join (as floats)
         [{"guid": "c", "score": "B"}],  # text does not join numbers: its own batch, no failure
